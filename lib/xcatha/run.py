@@ -1,0 +1,113 @@
+"""The only door to other processes.
+
+Every external command goes through :func:`run` (or :func:`spawn` for the rare
+fire-and-forget helper): an argv list, never a shell; an explicit environment
+with ``LC_ALL=C`` and a fixed PATH, so an agent behaves the same under
+Pacemaker's minimal environment and in an admin's shell; a timeout bounded by
+the action's deadline; one log line per command, with secrets redacted.
+A registered secret found in an argv is refused: ``ps`` shows every argv.
+"""
+import os
+import subprocess
+import time
+
+from xcatha.log import log
+
+SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_TIMEOUT = 30.0
+
+
+class CommandTimeout(Exception):
+    """The command outlived its time budget; it has been killed."""
+
+
+class Result:
+    __slots__ = ("argv", "rc", "stdout", "stderr", "seconds")
+
+    def __init__(self, argv, rc, stdout, stderr, seconds):
+        self.argv, self.rc, self.stdout, self.stderr, self.seconds = argv, rc, stdout, stderr, seconds
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    def last_error_line(self):
+        """The line an admin needs: the last non-empty line of stderr, else of stdout."""
+        for text in (self.stderr, self.stdout):
+            lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+            if lines:
+                return log.redact(lines[-1])
+        return "exit status %d" % self.rc
+
+    def __repr__(self):
+        return "Result(%r, rc=%r)" % (self.argv[0], self.rc)
+
+
+def _environment(env):
+    base = {"LC_ALL": "C", "LANG": "C", "PATH": SAFE_PATH}
+    if env:
+        base.update({key: value for key, value in env.items() if value is not None})
+    return base
+
+
+def _checked_argv(argv):
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise TypeError("run() takes a non-empty argv list, never a command string")
+    argv = [os.fspath(arg) for arg in argv]
+    for arg in argv:
+        for secret in log.secrets:
+            if secret in arg:
+                raise ValueError("refusing to put a secret in the argv of %s" % argv[0])
+    return argv
+
+
+def _budget(timeout, deadline):
+    budget = DEFAULT_TIMEOUT if timeout is None else timeout
+    if deadline is not None:
+        budget = min(budget, deadline.remaining())
+    return max(budget, 0.05)
+
+
+def run(argv, *, timeout=None, deadline=None, env=None, input=None, cwd=None, quiet=False):
+    """Run argv to completion and return a :class:`Result`.
+
+    ``env`` adds variables to the fixed environment (a password belongs there,
+    never in argv).  Raises CommandTimeout when the budget runs out and
+    FileNotFoundError when the program is missing.
+    """
+    argv = _checked_argv(argv)
+    budget = _budget(timeout, deadline)
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(
+            argv, check=False, input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True, text=True, errors="replace", env=_environment(env),
+            cwd=cwd, timeout=budget, close_fds=True)
+    except subprocess.TimeoutExpired:
+        log.warning("run: %s killed after %.1fs", log.redact(" ".join(argv)), budget)
+        raise CommandTimeout("%s did not finish within %.1fs" % (argv[0], budget)) from None
+    except FileNotFoundError:
+        log.debug("run: %s: not found", argv[0])
+        raise
+    result = Result(argv, completed.returncode, completed.stdout, completed.stderr,
+                    time.monotonic() - started)
+    if result.ok or quiet:
+        log.debug("run: %s -> rc=0 in %.3fs", log.redact(" ".join(argv)), result.seconds)
+    else:
+        log.info("run: %s -> rc=%d in %.3fs: %s", log.redact(" ".join(argv)), result.rc,
+                 result.seconds, result.last_error_line())
+    return result
+
+
+def spawn(argv, *, env=None):
+    """Start argv in the background and return at once (e.g. repeated gratuitous ARPs).
+
+    The child stays in the agent's process group: if Pacemaker kills the action
+    at its timeout, the helper dies with it.
+    """
+    argv = _checked_argv(argv)
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=_environment(env), close_fds=True)
+    log.debug("spawn: %s (pid %d)", log.redact(" ".join(argv)), process.pid)
+    return process.pid
