@@ -1,0 +1,295 @@
+"""The xCAT database: cfgloc, the three engines, and their servers.
+
+xCAT's ``/etc/xcat/cfgloc`` names the engine and credentials:
+``Pg:dbname=xcatdb;host=<ip>|<user>|<password>`` (PostgreSQL) or
+``mysql:dbname=xcatdb;host=<ip>|<user>|<password>`` (MySQL/MariaDB); without a
+cfgloc xCAT uses SQLite files in /etc/xcat.  The password is registered as a
+secret the moment it is read: it reaches a child only through its
+environment, never its argv, a log line or an exit reason.
+"""
+import glob
+import os
+import time
+
+from xcatha import processes, run, units
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+CFGLOC = "/etc/xcat/cfgloc"
+SQLITE_DIR = "/etc/xcat"
+STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
+PREFIX_ENGINE = {"Pg": "postgresql", "mysql": "mysql"}
+# A real query on a table every xCAT database has.
+MONITOR_SQL = "SELECT count(*) FROM site"
+
+
+class Cfgloc:
+    __slots__ = ("engine", "dsn", "user", "password")
+
+    def __init__(self, engine, dsn, user, password):
+        self.engine, self.dsn, self.user, self.password = engine, dsn, user, password
+
+    @property
+    def dbname(self):
+        return self.dsn.get("dbname", "xcatdb")
+
+    @property
+    def host(self):
+        return self.dsn.get("host", "localhost")
+
+    @property
+    def port(self):
+        return self.dsn.get("port")
+
+    def without_password(self):
+        prefix = {v: k for k, v in PREFIX_ENGINE.items()}.get(self.engine, self.engine)
+        return "%s:%s|%s" % (prefix, ";".join("%s=%s" % item for item in self.dsn.items()), self.user)
+
+
+def parse_cfgloc(text):
+    """Parse cfgloc text; the password becomes a secret before anything else happens."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    dsn_part, _, credentials = line.partition("|")
+    user, _, password = credentials.partition("|")
+    log.add_secret(password)
+    prefix, colon, dsn_text = dsn_part.partition(":")
+    if not colon or prefix not in PREFIX_ENGINE:
+        raise ValueError("cfgloc does not start with Pg: or mysql:")
+    dsn = {}
+    for item in dsn_text.split(";"):
+        key, equals, value = item.partition("=")
+        if equals:
+            dsn[key.strip()] = value.strip()
+    if "host" not in dsn or not user:
+        raise ValueError("cfgloc lacks host= or the user")
+    return Cfgloc(PREFIX_ENGINE[prefix], dsn, user, password)
+
+
+def read_cfgloc(path=CFGLOC):
+    """The parsed cfgloc, or None when there is none (SQLite)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, error.strerror)) from None
+    try:
+        return parse_cfgloc(text)
+    except ValueError as error:
+        raise OcfError(ExitCode.ERR_CONFIGURED, "%s is malformed: %s" % (path, error)) from None
+
+
+def sqlite_files(directory=SQLITE_DIR):
+    return sorted(glob.glob(os.path.join(directory, "*.sqlite")))
+
+
+def check_engine(engine, cfgloc_path):
+    """The seed's 'check if current DB type is matched, if not, exit': rc 6 naming both."""
+    cfgloc = read_cfgloc(cfgloc_path)
+    if cfgloc is not None:
+        actual = cfgloc.engine
+    elif sqlite_files(os.path.dirname(cfgloc_path)):
+        actual = "sqlite"
+    else:
+        raise OcfError(ExitCode.ERR_GENERIC, "neither %s nor SQLite tables in %s: is the shared data "
+                       "linked?" % (cfgloc_path, os.path.dirname(cfgloc_path)))
+    if actual != engine:
+        raise OcfError(ExitCode.ERR_CONFIGURED, "the database is %s (from %s) but the resource is configured "
+                       "for engine=%s" % (actual, cfgloc_path, engine))
+    return cfgloc
+
+
+# ---------------------------------------------------------------- engines
+class Engine:
+    name = None
+    service = None
+    kill_signal = 15  # what stop sends to server processes the unit left behind
+
+    def __init__(self, unit=None, datadir=None, family=None):
+        self.family = family or units.local_family()
+        self.unit = units.detect_unit(self.service, unit, self.family) if self.service else None
+        self.datadir = datadir or self.default_datadir()
+
+    def default_datadir(self):
+        return None
+
+    def query(self, cfgloc, sql, deadline, timeout=10):
+        raise NotImplementedError
+
+    # -- the server
+    def server_status(self, deadline):
+        state = units.state(self.unit, deadline)
+        if state.active_state == "active" and state.main_alive:
+            return ExitCode.SUCCESS, state.describe()
+        if state.active_state in ("inactive", "failed", "") and not state.main_alive:
+            return ExitCode.NOT_RUNNING, state.describe()
+        return ExitCode.ERR_GENERIC, state.describe()
+
+    def server_processes(self):
+        """Every process working in the data directory (servers chdir into it)."""
+        return processes.in_directory(self.datadir) if self.datadir else []
+
+    def clear_leftovers(self, deadline):
+        """After a crash: orphans of a dead server and its stale lock, which a
+        process with the same pid number on this node would make look alive."""
+        leftovers = self.server_processes()
+        if leftovers:
+            log.warning("%s: killing %d leftover process(es) in %s", self.unit, len(leftovers), self.datadir)
+            processes.terminate(leftovers, deadline, grace=min(deadline.share(0.2), 5.0))
+
+    def start(self, cfgloc, deadline):
+        units.take_over(self.unit, self.service, deadline)
+        state = units.state(self.unit, deadline)
+        if not state.active:
+            self.clear_leftovers(deadline)
+            units.start(self.unit, deadline)
+        self.wait_until_serving(cfgloc, deadline)
+
+    def wait_until_serving(self, cfgloc, deadline):
+        last = "no answer"
+        while True:
+            try:
+                result = self.query(cfgloc, "SELECT 1", deadline, timeout=5)
+                if result.ok:
+                    log.info("%s accepts %s@%s/%s", self.name, cfgloc.user, cfgloc.host, cfgloc.dbname)
+                    return
+                last = result.last_error_line()
+            except run.CommandTimeout:
+                last = "connection attempt timed out"
+            if deadline.remaining() < 1.0:
+                raise OcfError(ExitCode.ERR_GENERIC, "%s started but does not accept %s@%s/%s: %s"
+                               % (self.name, cfgloc.user, cfgloc.host, cfgloc.dbname, last))
+            time.sleep(0.2)
+
+    def stop(self, deadline):
+        units.stop(self.unit, deadline, fraction=0.6)
+        left = self.server_processes()
+        if left:
+            log.warning("%s: %d process(es) still in %s after stopping the unit", self.unit, len(left),
+                        self.datadir)
+            processes.terminate(left, deadline, grace=deadline.share(0.5), first_signal=self.kill_signal)
+        left = self.server_processes()
+        state = units.state(self.unit, deadline)
+        if left or state.main_alive:
+            raise OcfError(ExitCode.ERR_GENERIC, "%s still running after stop (pids %s)"
+                           % (self.unit, " ".join(str(p) for p in left) or state.main_pid))
+
+    def monitor(self, cfgloc_path, depth, deadline):
+        code, reason = self.server_status(deadline)
+        if code != ExitCode.SUCCESS or depth < 10:
+            return code, reason
+        cfgloc = read_cfgloc(cfgloc_path)
+        if cfgloc is None:
+            return ExitCode.ERR_GENERIC, "%s is missing" % cfgloc_path
+        try:
+            result = self.query(cfgloc, MONITOR_SQL, deadline, timeout=max(deadline.share(0.8), 1.0))
+        except run.CommandTimeout:
+            return ExitCode.ERR_GENERIC, "query on %s timed out" % cfgloc.dbname
+        if not result.ok:
+            return ExitCode.ERR_GENERIC, "query on %s failed: %s" % (cfgloc.dbname, result.last_error_line())
+        return ExitCode.SUCCESS, "%s answers on %s" % (self.name, cfgloc.dbname)
+
+
+class PostgreSQL(Engine):
+    name = "postgresql"
+    service = "postgresql"
+    kill_signal = 3  # SIGQUIT: PostgreSQL's immediate shutdown, crash recovery at next start
+
+    def default_datadir(self):
+        if self.family == "debian":
+            version = units.postgresql_version() or "15"
+            return "/var/lib/postgresql/%s/main" % version
+        return "/var/lib/pgsql/data"
+
+    def query(self, cfgloc, sql, deadline, timeout=10):
+        argv = ["psql", "-X", "-w", "-q", "-A", "-t", "-h", cfgloc.host, "-U", cfgloc.user,
+                "-d", cfgloc.dbname, "-c", sql]
+        if cfgloc.port:
+            argv[7:7] = ["-p", cfgloc.port]
+        env = {"PGPASSWORD": cfgloc.password, "PGCONNECT_TIMEOUT": str(max(int(timeout), 2))}
+        return run.run(argv, env=env, timeout=timeout, deadline=deadline, quiet=True)
+
+    def clear_leftovers(self, deadline):
+        super().clear_leftovers(deadline)
+        pidfile = os.path.join(self.datadir, "postmaster.pid")
+        if os.path.exists(pidfile) and not self.server_processes():
+            # The pid in it belongs to the node that crashed; here it may be any process.
+            os.unlink(pidfile)
+            log.warning("removed stale %s", pidfile)
+
+
+class MariaDB(Engine):
+    name = "mysql"
+    service = "mysql"
+
+    def default_datadir(self):
+        return "/var/lib/mysql"
+
+    def query(self, cfgloc, sql, deadline, timeout=10):
+        client = "mariadb" if any(os.path.exists(os.path.join(d, "mariadb"))
+                                  for d in run.SAFE_PATH.split(":")) else "mysql"
+        argv = [client, "--no-defaults", "--connect-timeout=%d" % max(int(timeout), 2),
+                "-h", cfgloc.host, "-u", cfgloc.user, "-D", cfgloc.dbname, "-N", "-B", "-e", sql]
+        if cfgloc.port:
+            argv[3:3] = ["-P", cfgloc.port]
+        return run.run(argv, env={"MYSQL_PWD": cfgloc.password}, timeout=timeout, deadline=deadline,
+                       quiet=True)
+
+
+class SQLite(Engine):
+    """No server: "running" means started here (a marker in /run) with readable tables."""
+
+    name = "sqlite"
+
+    def __init__(self, unit=None, datadir=None, family=None, instance="db"):
+        super().__init__(unit, datadir or SQLITE_DIR, family)
+        self.marker = os.path.join(STATE_DIR, "xcatha-db-%s.active" % instance)
+
+    def quick_check(self):
+        import sqlite3
+        files = sqlite_files(self.datadir)
+        if not files:
+            return "no SQLite tables in %s" % self.datadir
+        for path in files:
+            try:
+                with sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5) as connection:
+                    verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
+            except sqlite3.Error as error:
+                return "%s: %s" % (path, error)
+            if verdict != "ok":
+                return "%s: quick_check says %s" % (path, verdict)
+        return None
+
+    def start(self, cfgloc, deadline):
+        problem = self.quick_check()
+        if problem:
+            raise OcfError(ExitCode.ERR_GENERIC, problem)
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(self.marker, "w", encoding="utf-8") as stream:
+            stream.write("started\n")
+
+    def stop(self, deadline):
+        if os.path.exists(self.marker):
+            os.unlink(self.marker)
+
+    def monitor(self, cfgloc_path, depth, deadline):
+        if not os.path.exists(self.marker):
+            return ExitCode.NOT_RUNNING, "not started here"
+        problem = self.quick_check() if depth >= 10 else None
+        if problem:
+            return ExitCode.ERR_GENERIC, problem
+        return ExitCode.SUCCESS, "SQLite tables readable"
+
+
+def engine_for(name, unit=None, datadir=None, instance="db"):
+    if name == "postgresql":
+        return PostgreSQL(unit, datadir)
+    if name == "mysql":
+        return MariaDB(unit, datadir)
+    return SQLite(unit, datadir, instance=instance)
+
+
+def start(engine, cfgloc_path, deadline):
+    cfgloc = check_engine(engine.name, cfgloc_path)
+    engine.start(cfgloc, deadline)

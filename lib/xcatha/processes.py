@@ -1,0 +1,109 @@
+"""Processes of the services: who works in a directory, who listens where, and stopping them for sure.
+
+psutil is imported only here and only when needed: a depth-0 monitor never pays for it.
+"""
+import os
+import signal
+import time
+
+from xcatha.log import log
+
+
+def _psutil():
+    import psutil
+    return psutil
+
+
+def alive(pid):
+    """True for a live (not zombie) process."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def in_directory(directory):
+    """Pids of live processes whose working directory is this directory (servers chdir into their data)."""
+    try:
+        wanted = os.path.realpath(directory)
+    except OSError:
+        return []
+    if not os.path.isdir(wanted):
+        return []
+    psutil = _psutil()
+    found = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if process.cwd() == wanted and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def matching(fragment):
+    """Pids of live processes whose command line contains fragment."""
+    psutil = _psutil()
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if fragment in " ".join(process.info["cmdline"] or []) and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def terminate(pids, deadline, grace=5.0, first_signal=signal.SIGTERM):
+    """Signal, wait up to grace seconds, then SIGKILL what is left and wait for it to go."""
+    pids = [pid for pid in pids if alive(pid)]
+    for pid in pids:
+        _signal(pid, first_signal)
+    end = time.monotonic() + min(grace, deadline.remaining())
+    while any(alive(pid) for pid in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    stubborn = [pid for pid in pids if alive(pid)]
+    for pid in stubborn:
+        log.warning("pid %d survived signal %d; sending SIGKILL", pid, first_signal)
+        _signal(pid, signal.SIGKILL)
+    end = time.monotonic() + min(5.0, deadline.remaining())
+    while any(alive(pid) for pid in stubborn) and time.monotonic() < end:
+        time.sleep(0.05)
+    return [pid for pid in pids if alive(pid)]
+
+
+def _signal(pid, number):
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def listening(pids, port, protocol="tcp"):
+    """True when one of these processes has a socket bound to the port (TCP: listening)."""
+    psutil = _psutil()
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            connections = (process.net_connections(kind=protocol) if hasattr(process, "net_connections")
+                           else process.connections(kind=protocol))
+        except (psutil.Error, OSError):
+            continue
+        for connection in connections:
+            if connection.laddr and connection.laddr.port == port and (
+                    protocol != "tcp" or connection.status == psutil.CONN_LISTEN):
+                return True
+    return False
+
+
+def unit_processes(control_group):
+    """Pids in a unit's cgroup (v2 or the v1 systemd hierarchy): every child it ever forked."""
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified"):
+        path = root + control_group + "/cgroup.procs"
+        try:
+            with open(path, encoding="ascii") as stream:
+                return [int(line) for line in stream if line.strip() and alive(int(line))]
+        except OSError:
+            continue
+    return []

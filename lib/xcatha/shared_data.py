@@ -1,0 +1,213 @@
+"""The directories that live on the shared storage, reached through symlinks.
+
+``/install -> /HA-data/install`` and so on.  What is in the way of a link (a
+real directory, a file, a foreign link) is moved aside to ``<dir><suffix>`` —
+never deleted — and put back when the link is removed.  Only links that point
+into the shared directory are ever removed.  The moved-aside names are the
+state, so a stop after a reboot still restores the originals.
+"""
+import os
+import socket
+
+from xcatha import run, units
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+XCAT_DIRS = ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
+STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
+
+# Moving one of these aside would break the host, whatever a parameter says.
+ESSENTIAL_DIRS = {
+    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/media", "/mnt",
+    "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib",
+    "/var/log", "/var/run", "/var/tmp", "/var/cache", "/var/spool", "/usr/bin", "/usr/sbin",
+    "/usr/lib", "/usr/local", "/etc/systemd", "/etc/ssh", "/var/lib/pacemaker", "/var/lib/corosync",
+    "/etc/corosync", "/etc/pacemaker", "/opt/xcat",
+}
+
+PROBE_CODE = (  # runs in a child so that a dead NFS server hangs the child, not the agent
+    "import os,sys\n"
+    "path=sys.argv[1]; token=sys.argv[2].encode()\n"
+    "with open(path+'.tmp','wb') as f:\n"
+    "    f.write(token); f.flush(); os.fsync(f.fileno())\n"
+    "os.replace(path+'.tmp',path)\n"
+    "with open(path,'rb') as f:\n"
+    "    sys.exit(0 if f.read()==token else 3)\n")
+
+
+def default_dirs(engine, family=None):
+    family = family or units.local_family()
+    db_dir = units.DB_DIRS[engine][family]
+    return XCAT_DIRS + ([db_dir] if db_dir not in XCAT_DIRS else [])
+
+
+def check_layout(shared_dir, dirs, suffix):
+    """Refuse (rc 6) what can never be right on any node."""
+    if shared_dir == "/" or shared_dir in ESSENTIAL_DIRS:
+        raise OcfError(ExitCode.ERR_CONFIGURED, "shared_dir %s cannot be a system directory" % shared_dir)
+    if not suffix or "/" in suffix or suffix in (".", ".."):
+        raise OcfError(ExitCode.ERR_CONFIGURED, "backup_suffix %r must be a non-empty file name suffix"
+                       % suffix)
+    if len(set(dirs)) != len(dirs):
+        raise OcfError(ExitCode.ERR_CONFIGURED, "dirs lists a directory twice")
+    for directory in dirs:
+        if directory == "/" or directory in ESSENTIAL_DIRS:
+            raise OcfError(ExitCode.ERR_CONFIGURED, "dirs: %s is a system directory; it cannot become a "
+                           "link" % directory)
+        if _within(directory, shared_dir):
+            raise OcfError(ExitCode.ERR_CONFIGURED, "dirs: %s is inside shared_dir %s" % (directory, shared_dir))
+        if _within(shared_dir, directory):
+            raise OcfError(ExitCode.ERR_CONFIGURED, "shared_dir %s is inside %s, which would become a link"
+                           % (shared_dir, directory))
+        for other in dirs:
+            if other != directory and _within(other, directory):
+                raise OcfError(ExitCode.ERR_CONFIGURED, "dirs: %s is inside %s" % (other, directory))
+
+
+def _within(path, directory):
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def target_of(shared_dir, directory):
+    return shared_dir.rstrip("/") + directory
+
+
+def link_points_into(path, shared_dir):
+    """The link's target when it points into shared_dir, else None (not a link, or foreign)."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        return None
+    if not os.path.isabs(target):
+        target = os.path.join(os.path.dirname(path), target)
+    target = os.path.normpath(target)
+    return target if _within(target, shared_dir) else None
+
+
+def link_state(shared_dir, directory):
+    """'linked' (correct link), 'stale' (a link into shared_dir, wrong target), or 'absent'."""
+    target = link_points_into(directory, shared_dir)
+    if target is None:
+        return "absent"
+    return "linked" if target == target_of(shared_dir, directory) else "stale"
+
+
+def mount_points(mountinfo="/proc/self/mountinfo"):
+    points = set()
+    with open(mountinfo, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            fields = line.split()
+            if len(fields) > 4:
+                points.add(fields[4].replace("\\040", " "))
+    return points
+
+
+def check_shared_dir(shared_dir, require_mount):
+    """The shared storage must be here, mounted if required, and safe to trust."""
+    if not os.path.isdir(shared_dir):
+        raise OcfError(ExitCode.ERR_GENERIC, "shared_dir %s is not present on this node" % shared_dir)
+    if require_mount and shared_dir not in mount_points():
+        raise OcfError(ExitCode.ERR_GENERIC, "shared_dir %s is not a mount point (require_mount=true): "
+                       "is the shared storage mounted?" % shared_dir)
+    info = os.stat(shared_dir)
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise OcfError(ExitCode.ERR_ARGS, "shared_dir %s must be owned by root and not writable by group "
+                       "or others (mode %o, uid %d)" % (shared_dir, info.st_mode & 0o7777, info.st_uid))
+
+
+def marker_path(instance):
+    return os.path.join(STATE_DIR, "xcatha-shared-data-%s.active" % instance)
+
+
+def status(shared_dir, dirs, instance):
+    """(code, reason) from the links alone: all correct and started here -> 0, none -> 7, else 1."""
+    states = {directory: link_state(shared_dir, directory) for directory in dirs}
+    linked = [d for d, state in states.items() if state == "linked"]
+    if len(linked) == len(dirs):
+        if not os.path.exists(marker_path(instance)):
+            # /run is empty after a reboot: these links were left by a node that crashed
+            # while active.  Reporting them as running would make Pacemaker see the
+            # group "active on 2 nodes" and stop it everywhere.
+            return ExitCode.NOT_RUNNING, "links from before a reboot; not started here"
+        return ExitCode.SUCCESS, "all %d links point into %s" % (len(dirs), shared_dir)
+    if not linked and "stale" not in states.values():
+        return ExitCode.NOT_RUNNING, "no links into %s" % shared_dir
+    wrong = ", ".join("%s (%s)" % (d, s) for d, s in states.items() if s != "linked")
+    return ExitCode.ERR_GENERIC, "partially linked: %s" % wrong
+
+
+def check_storage(shared_dir, deadline):
+    """Write and read back a status file in shared_dir, bounded by the deadline."""
+    path = os.path.join(shared_dir, ".xcatha-status-%s" % socket.gethostname())
+    budget = max(min(deadline.share(0.8), 30.0), 0.5)
+    try:
+        result = run.run([_python(), "-I", "-c", PROBE_CODE, path, str(os.getpid())], timeout=budget)
+    except run.CommandTimeout:
+        raise OcfError(ExitCode.ERR_GENERIC, "shared storage %s does not answer (no write+read within %.0fs)"
+                       % (shared_dir, budget)) from None
+    if not result.ok:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot write and read back %s: %s"
+                       % (path, result.last_error_line()))
+
+
+def _python():
+    import sys
+    return sys.executable or "/usr/bin/python3"
+
+
+def start(shared_dir, dirs, suffix, require_mount, instance):
+    check_shared_dir(shared_dir, require_mount)
+    missing = [target_of(shared_dir, d) for d in dirs if not os.path.isdir(target_of(shared_dir, d))]
+    if missing:
+        raise OcfError(ExitCode.ERR_GENERIC, "the shared data lacks %s; populate it first (xcatha setup)"
+                       % ", ".join(missing))
+    for directory in dirs:
+        _make_link(shared_dir, directory, suffix)
+    os.makedirs(STATE_DIR, exist_ok=True)
+    with open(marker_path(instance), "w", encoding="utf-8") as stream:
+        stream.write(shared_dir + "\n")
+    code, reason = status(shared_dir, dirs, instance)
+    if code != ExitCode.SUCCESS:
+        raise OcfError(ExitCode.ERR_GENERIC, "after linking: %s" % reason)
+
+
+def _make_link(shared_dir, directory, suffix):
+    target = target_of(shared_dir, directory)
+    if link_state(shared_dir, directory) == "linked":
+        return
+    parent = os.path.dirname(directory)
+    if not os.path.isdir(parent):
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot link %s: %s does not exist" % (directory, parent))
+    if os.path.lexists(directory):
+        if link_points_into(directory, shared_dir):
+            os.unlink(directory)  # our own link with a wrong target: nothing of the user's is lost
+        else:
+            backup = directory + suffix
+            if os.path.lexists(backup):
+                raise OcfError(ExitCode.ERR_GENERIC, "both %s and %s exist; move one of them away by hand "
+                               "(nothing was changed)" % (directory, backup))
+            os.rename(directory, backup)
+            log.warning("moved %s aside to %s", directory, backup)
+    temporary = directory + ".xcatha-new"
+    if os.path.lexists(temporary):
+        os.unlink(temporary)
+    os.symlink(target, temporary)
+    os.rename(temporary, directory)
+    log.info("linked %s -> %s", directory, target)
+
+
+def stop(shared_dir, dirs, suffix, instance):
+    for directory in dirs:
+        if link_points_into(directory, shared_dir):
+            os.unlink(directory)
+            log.info("removed link %s", directory)
+        backup = directory + suffix
+        if not os.path.lexists(directory) and os.path.lexists(backup):
+            os.rename(backup, directory)
+            log.info("restored %s from %s", directory, backup)
+    marker = marker_path(instance)
+    if os.path.exists(marker):
+        os.unlink(marker)
+    left = [d for d in dirs if link_points_into(d, shared_dir)]
+    if left:
+        raise OcfError(ExitCode.ERR_GENERIC, "links still present: %s" % ", ".join(left))

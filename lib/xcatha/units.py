@@ -1,0 +1,233 @@
+"""systemd units of the services an xCAT MN runs: their names per distro, and how to drive them.
+
+The names follow xCAT's own servicemap (perl-xCAT/xCAT/Utils.pm): the same
+service is ``dhcpd`` on RHEL and SLES but ``isc-dhcp-server`` on Debian and
+Ubuntu, ``conserver`` or ``conserver-server``, and so on.  The first candidate
+whose unit file exists wins; an agent's ``unit`` parameter overrides it.
+"""
+import os
+
+from xcatha import run
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+SYSTEMCTL = "systemctl"
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
+             "/lib/systemd/system", "/run/systemd/generator.late")
+OS_RELEASE = "/etc/os-release"
+
+# service -> distro family -> candidate unit names, most likely first
+SERVICE_UNITS = {
+    "xcatd": {"*": ["xcatd.service"]},
+    "named": {"rhel": ["named.service"], "sles": ["named.service"],
+              "debian": ["named.service", "bind9.service"]},
+    "dhcpd": {"rhel": ["dhcpd.service"], "sles": ["dhcpd.service"],
+              "debian": ["isc-dhcp-server.service"]},
+    "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
+                  "debian": ["conserver-server.service", "conserver.service"]},
+    "goconserver": {"*": ["goconserver.service"]},
+    "mysql": {"rhel": ["mariadb.service", "mysqld.service"], "sles": ["mariadb.service", "mysql.service"],
+              "debian": ["mariadb.service", "mysql.service"]},
+    "postgresql": {"rhel": ["postgresql.service"], "sles": ["postgresql.service"],
+                   "debian": ["postgresql@{pg_version}-main.service"]},
+}
+
+DB_DIRS = {  # engine -> family -> the directory that holds the database
+    "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
+    "mysql": {"rhel": "/var/lib/mysql", "sles": "/var/lib/mysql", "debian": "/var/lib/mysql"},
+    "sqlite": {"rhel": "/etc/xcat", "sles": "/etc/xcat", "debian": "/etc/xcat"},
+}
+
+DROP_IN_NAME = "50-xcatha.conf"
+# Pacemaker recovers a failed service itself; a unit restarting on its own races
+# that recovery (a monitor sees "stopped", then the service is back under
+# systemd while Pacemaker starts it again).  Before=pacemaker.service makes a
+# shutdown stop Pacemaker (and so the group, in order) before the service.
+DROP_IN = """# Written by xcatha: this service is managed by Pacemaker (or xcatha activate).
+[Unit]
+Before=pacemaker.service
+
+[Service]
+Restart=no
+"""
+
+
+def parse_os_release(text):
+    values = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        if key and _:
+            values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def distro_family(os_release):
+    """rhel, sles or debian, from /etc/os-release's ID and ID_LIKE."""
+    words = (os_release.get("ID", "") + " " + os_release.get("ID_LIKE", "")).lower().split()
+    for family, ids in (("sles", ("sles", "suse", "opensuse", "opensuse-leap")),
+                        ("debian", ("debian", "ubuntu")),
+                        ("rhel", ("rhel", "centos", "fedora", "rocky", "almalinux", "ol"))):
+        if any(word in ids for word in words):
+            return family
+    return "rhel"  # xCAT's main platform
+
+
+def local_family():
+    try:
+        with open(OS_RELEASE, encoding="utf-8") as stream:
+            return distro_family(parse_os_release(stream.read()))
+    except OSError:
+        return "rhel"
+
+
+def unit_candidates(service, family, pg_version=None):
+    table = SERVICE_UNITS[service]
+    names = table.get(family) or table.get("*") or []
+    return [name.format(pg_version=pg_version or "") for name in names]
+
+
+def unit_exists(unit, unit_dirs=UNIT_DIRS):
+    template = unit.split("@", 1)[0] + "@.service" if "@" in unit else None
+    for directory in unit_dirs:
+        if os.path.exists(os.path.join(directory, unit)) or (
+                template and os.path.exists(os.path.join(directory, template))):
+            return True
+    # Units generated from init scripts (isc-dhcp-server on Debian) appear only at boot.
+    base = unit.rsplit(".", 1)[0]
+    return os.path.exists(os.path.join("/etc/init.d", base))
+
+
+def postgresql_version(root="/usr/lib/postgresql"):
+    """Debian's cluster units are per major version: postgresql@15-main."""
+    try:
+        versions = sorted((entry for entry in os.listdir(root) if entry.isdigit()), key=int)
+    except OSError:
+        return None
+    return versions[-1] if versions else None
+
+
+def detect_unit(service, override=None, family=None):
+    """The unit that runs service here: the override, else the first existing candidate."""
+    if override:
+        return override
+    family = family or local_family()
+    pg_version = postgresql_version() if service == "postgresql" and family == "debian" else None
+    candidates = unit_candidates(service, family, pg_version)
+    for unit in candidates:
+        if unit_exists(unit):
+            return unit
+    return candidates[0] if candidates else service + ".service"
+
+
+def boot_units(service, unit, family=None):
+    """Every unit that would start the service at boot.  On Debian the
+    postgresql.service umbrella starts each cluster unit through a generator."""
+    family = family or local_family()
+    units = [unit]
+    if service == "postgresql" and family == "debian" and unit.startswith("postgresql@"):
+        units.append("postgresql.service")
+    return units
+
+
+# ---------------------------------------------------------------- driving units
+def show(unit, *properties, deadline=None):
+    result = run.run([SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)],
+                     timeout=10, deadline=deadline)
+    values = {}
+    for line in result.stdout.splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value
+    return values
+
+
+class UnitState:
+    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state")
+
+    def __init__(self, unit, values):
+        self.unit = unit
+        self.active_state = values.get("ActiveState", "")
+        self.sub_state = values.get("SubState", "")
+        self.load_state = values.get("LoadState", "")
+        try:
+            self.main_pid = int(values.get("MainPID") or 0)
+        except ValueError:
+            self.main_pid = 0
+
+    @property
+    def active(self):
+        return self.active_state in ("active", "reloading", "activating", "deactivating")
+
+    @property
+    def main_alive(self):
+        return self.main_pid > 0 and os.path.exists("/proc/%d" % self.main_pid)
+
+    def describe(self):
+        return "%s is %s (%s)" % (self.unit, self.active_state or "unknown", self.sub_state or "-")
+
+
+def state(unit, deadline=None):
+    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID",
+                                deadline=deadline))
+
+
+def take_over(unit, service=None, deadline=None):
+    """Make the unit Pacemaker's to run: no restart of its own, never started at boot."""
+    directory = "/run/systemd/system/%s.d" % unit
+    path = os.path.join(directory, DROP_IN_NAME)
+    try:
+        with open(path, encoding="utf-8") as stream:
+            current = stream.read()
+    except OSError:
+        current = None
+    if current != DROP_IN:
+        os.makedirs(directory, exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as stream:
+            stream.write(DROP_IN)
+        os.replace(path + ".tmp", path)
+        run.run([SYSTEMCTL, "daemon-reload"], timeout=30, deadline=deadline)
+        log.info("%s: restart by systemd disabled (%s)", unit, path)
+    disable_at_boot(boot_units(service, unit) if service else [unit], deadline=deadline)
+
+
+def enabled_units(units, deadline=None):
+    enabled = []
+    for unit in units:
+        result = run.run([SYSTEMCTL, "is-enabled", unit], timeout=10, deadline=deadline, quiet=True)
+        if result.stdout.strip() in ("enabled", "enabled-runtime", "linked", "linked-runtime", "alias"):
+            enabled.append(unit)
+    return enabled
+
+
+def disable_at_boot(units, deadline=None):
+    """A cluster-managed unit started at boot on the standby would run the
+    service twice on the shared data."""
+    enabled = enabled_units(units, deadline=deadline)
+    if enabled:
+        result = run.run([SYSTEMCTL, "disable", *enabled], timeout=30, deadline=deadline)
+        if not result.ok:
+            raise OcfError(ExitCode.ERR_GENERIC, "cannot disable %s at boot: %s"
+                           % (" ".join(enabled), result.last_error_line()))
+        log.warning("%s was enabled at boot; disabled it (Pacemaker starts it)", " ".join(enabled))
+    return enabled
+
+
+def start(unit, deadline):
+    result = run.run([SYSTEMCTL, "start", unit], deadline=deadline, timeout=deadline.remaining())
+    if not result.ok:
+        raise OcfError(ExitCode.ERR_GENERIC, "systemctl start %s failed: %s"
+                       % (unit, result.last_error_line()))
+
+
+def stop(unit, deadline, fraction=0.6):
+    """Stop the unit, leaving part of the deadline for the caller to escalate."""
+    try:
+        result = run.run([SYSTEMCTL, "stop", unit], deadline=deadline,
+                         timeout=max(deadline.share(fraction), 1.0))
+    except run.CommandTimeout:
+        log.warning("systemctl stop %s did not finish in time; escalating", unit)
+        return False
+    if not result.ok:
+        log.warning("systemctl stop %s: %s", unit, result.last_error_line())
+    # A unit left "failed" by a killed process would show up in every status.
+    run.run([SYSTEMCTL, "reset-failed", unit], timeout=10, deadline=deadline, quiet=True)
+    return result.ok

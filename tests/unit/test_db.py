@@ -1,0 +1,77 @@
+"""cfgloc parsing and the engine check, without a database."""
+import pytest
+
+from xcatha import db
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+
+def test_parse_postgresql_cfgloc():
+    cfg = db.parse_cfgloc("Pg:dbname=xcatdb;host=192.168.77.10|xcatadm|pa|ss;word\n")
+    assert (cfg.engine, cfg.dbname, cfg.host, cfg.user) == ("postgresql", "xcatdb", "192.168.77.10", "xcatadm")
+    assert cfg.password == "pa|ss;word"
+    assert "pa|ss;word" in log.secrets  # registered before anything could log it
+    assert cfg.without_password() == "Pg:dbname=xcatdb;host=192.168.77.10|xcatadm"
+
+
+def test_parse_mysql_cfgloc_with_port():
+    cfg = db.parse_cfgloc("mysql:dbname=xcatdb;host=10.0.0.5;port=3307|xcatadmin|secret")
+    assert (cfg.engine, cfg.host, cfg.port, cfg.user) == ("mysql", "10.0.0.5", "3307", "xcatadmin")
+
+
+@pytest.mark.parametrize("text", ["", "DB2:dbname=x|u|p", "Pg dbname=x|u|p", "Pg:dbname=xcatdb|u|p",
+                                  "Pg:dbname=xcatdb;host=1.2.3.4||p"])
+def test_malformed_cfgloc(text):
+    with pytest.raises(ValueError):
+        db.parse_cfgloc(text)
+
+
+def test_engine_check(tmp_path):
+    cfgloc = tmp_path / "cfgloc"
+    cfgloc.write_text("Pg:dbname=xcatdb;host=192.168.77.10|xcatadm|pw\n")
+    assert db.check_engine("postgresql", str(cfgloc)).engine == "postgresql"
+    with pytest.raises(OcfError) as mismatch:
+        db.check_engine("mysql", str(cfgloc))
+    assert mismatch.value.code == ExitCode.ERR_CONFIGURED
+    assert "postgresql" in mismatch.value.reason and "engine=mysql" in mismatch.value.reason
+    assert "pw" not in mismatch.value.reason
+
+
+def test_no_cfgloc_means_sqlite_only_when_tables_exist(tmp_path):
+    cfgloc = tmp_path / "cfgloc"
+    with pytest.raises(OcfError) as unlinked:
+        db.check_engine("postgresql", str(cfgloc))
+    assert unlinked.value.code == ExitCode.ERR_GENERIC  # shared data not linked: not a config error
+    (tmp_path / "site.sqlite").write_bytes(b"")
+    assert db.check_engine("sqlite", str(cfgloc)) is None
+    with pytest.raises(OcfError) as mismatch:
+        db.check_engine("postgresql", str(cfgloc))
+    assert mismatch.value.code == ExitCode.ERR_CONFIGURED and "sqlite" in mismatch.value.reason
+
+
+def test_malformed_cfgloc_file_is_a_configuration_error(tmp_path):
+    cfgloc = tmp_path / "cfgloc"
+    cfgloc.write_text("garbage\n")
+    with pytest.raises(OcfError) as error:
+        db.read_cfgloc(str(cfgloc))
+    assert error.value.code == ExitCode.ERR_CONFIGURED
+
+
+def test_clients_get_the_password_through_the_environment(monkeypatch):
+    calls = []
+
+    def fake_run(argv, **kwargs):
+        calls.append((argv, kwargs.get("env")))
+
+        class Done:
+            ok = True
+        return Done()
+    monkeypatch.setattr(db.run, "run", fake_run)
+    cfg = db.parse_cfgloc("Pg:dbname=xcatdb;host=192.168.77.10;port=5433|xcatadm|topsecret")
+    db.PostgreSQL(unit="x.service", datadir="/nonexistent", family="debian").query(cfg, "SELECT 1", None)
+    cfg2 = db.parse_cfgloc("mysql:dbname=xcatdb;host=192.168.77.10|xcatadmin|topsecret2")
+    db.MariaDB(unit="y.service", datadir="/nonexistent", family="debian").query(cfg2, "SELECT 1", None)
+    (pg_argv, pg_env), (my_argv, my_env) = calls
+    assert "topsecret" not in " ".join(pg_argv) and pg_env["PGPASSWORD"] == "topsecret"
+    assert pg_argv[pg_argv.index("-p") + 1] == "5433"
+    assert "topsecret2" not in " ".join(my_argv) and my_env["MYSQL_PWD"] == "topsecret2"

@@ -1,0 +1,109 @@
+"""Which links to make, which layouts to refuse, and the link states — in a temporary tree."""
+import os
+
+import pytest
+
+from xcatha import shared_data
+from xcatha.ocf import ExitCode, OcfError
+
+
+@pytest.mark.parametrize("shared,dirs,suffix", [
+    ("/HA-data", ["/install", "/install"], ".bak"),
+    ("/HA-data", ["/"], ".bak"),
+    ("/HA-data", ["/etc"], ".bak"),
+    ("/HA-data", ["/var/lib"], ".bak"),
+    ("/HA-data", ["/HA-data/install"], ".bak"),
+    ("/HA-data", ["/HA-data"], ".bak"),
+    ("/install/ha", ["/install"], ".bak"),
+    ("/HA-data", ["/etc/xcat", "/etc/xcat/cert"], ".bak"),
+    ("/", ["/install"], ".bak"),
+    ("/HA-data", ["/install"], ""),
+    ("/HA-data", ["/install"], "/x"),
+])
+def test_impossible_layouts_are_configuration_errors(shared, dirs, suffix):
+    with pytest.raises(OcfError) as error:
+        shared_data.check_layout(shared, dirs, suffix)
+    assert error.value.code == ExitCode.ERR_CONFIGURED
+
+
+def test_default_layout_is_accepted():
+    for family in ("rhel", "sles", "debian"):
+        dirs = shared_data.default_dirs("postgresql", family)
+        shared_data.check_layout("/HA-data", dirs, ".xcatha-local")
+        assert dirs[:4] == ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
+    assert shared_data.default_dirs("sqlite", "rhel") == ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
+    assert shared_data.default_dirs("mysql", "debian")[-1] == "/var/lib/mysql"
+
+
+def test_link_states(tmp_path):
+    shared = str(tmp_path / "HA")
+    local = tmp_path / "local"
+    local.mkdir()
+    right, wrong, foreign, real = (str(local / name) for name in ("right", "wrong", "foreign", "real"))
+    os.symlink(shared + right, right)
+    os.symlink(shared + "/elsewhere", wrong)
+    os.symlink("/srv/data", foreign)
+    os.mkdir(real)
+    assert shared_data.link_state(shared, right) == "linked"
+    assert shared_data.link_state(shared, wrong) == "stale"
+    assert shared_data.link_state(shared, foreign) == "absent"
+    assert shared_data.link_state(shared, real) == "absent"
+    # A prefix is not containment: /HA-data2 is not inside /HA-data.
+    os.symlink(shared + "2" + right, str(local / "sibling"))
+    assert shared_data.link_points_into(str(local / "sibling"), shared) is None
+
+
+def test_status_all_none_some(tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_data, "STATE_DIR", str(tmp_path / "run"))
+    shared = str(tmp_path / "HA")
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.NOT_RUNNING
+    os.symlink(shared + a, a)
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.ERR_GENERIC
+    os.symlink(shared + b, b)
+    # all links but not started here (after a reboot): not running, so no "active on 2 nodes"
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.NOT_RUNNING
+    os.makedirs(tmp_path / "run")
+    (tmp_path / "run" / "xcatha-shared-data-r.active").write_text(shared)
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.SUCCESS
+
+
+def test_start_moves_aside_and_stop_restores(tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_data, "STATE_DIR", str(tmp_path / "run"))
+    shared = tmp_path / "HA"
+    work = tmp_path / "work"
+    install, etc = work / "install", work / "etcxcat"
+    for directory in (shared / str(install).lstrip("/"), shared / str(etc).lstrip("/"), etc):
+        directory.mkdir(parents=True)
+    (etc / "local-only").write_text("precious")
+    dirs = [str(install), str(etc)]
+    shared_data.start(str(shared), dirs, ".keep", False, "r")
+    assert os.readlink(install) == str(shared) + str(install)
+    assert (work / "etcxcat.keep" / "local-only").read_text() == "precious"
+    shared_data.start(str(shared), dirs, ".keep", False, "r")  # idempotent
+    shared_data.stop(str(shared), dirs, ".keep", "r")
+    assert not install.exists() and (etc / "local-only").read_text() == "precious"
+    assert not (work / "etcxcat.keep").exists()
+    shared_data.stop(str(shared), dirs, ".keep", "r")  # idempotent
+
+
+def test_start_refuses_when_backup_name_is_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_data, "STATE_DIR", str(tmp_path / "run"))
+    shared = tmp_path / "HA"
+    target = tmp_path / "etc"
+    (shared / str(target).lstrip("/")).mkdir(parents=True)
+    target.mkdir()
+    (tmp_path / "etc.keep").mkdir()
+    with pytest.raises(OcfError) as error:
+        shared_data.start(str(shared), [str(target)], ".keep", False, "r")
+    assert "move one of them away" in error.value.reason
+    assert target.is_dir() and not target.is_symlink()  # nothing changed
+
+
+def test_start_refuses_incomplete_shared_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(shared_data, "STATE_DIR", str(tmp_path / "run"))
+    shared = tmp_path / "HA"
+    shared.mkdir()
+    with pytest.raises(OcfError) as error:
+        shared_data.start(str(shared), [str(tmp_path / "install")], ".keep", False, "r")
+    assert "lacks" in error.value.reason and not (tmp_path / "install").exists()

@@ -1,0 +1,66 @@
+"""Address matching from `ip -j addr` output and the ARP conflict rule."""
+import ipaddress
+import struct
+
+import pytest
+
+from xcatha import vip
+from xcatha.ocf import ExitCode, OcfError
+
+LINKS = [
+    {"ifname": "lo", "flags": ["LOOPBACK", "UP", "LOWER_UP"], "operstate": "UNKNOWN",
+     "addr_info": [{"family": "inet", "local": "127.0.0.1", "prefixlen": 8}]},
+    {"ifname": "eth0", "flags": ["BROADCAST", "UP", "LOWER_UP"], "operstate": "UP",
+     "addr_info": [{"family": "inet", "local": "10.0.0.1", "prefixlen": 24},
+                   {"family": "inet", "local": "10.0.0.50", "prefixlen": 24}]},
+    {"ifname": "eth1", "flags": ["BROADCAST", "UP"], "operstate": "DOWN",
+     "addr_info": [{"family": "inet", "local": "172.16.0.1", "prefixlen": 16},
+                   {"family": "inet6", "local": "2001:db8::1", "prefixlen": 64, "tentative": True}]},
+]
+
+
+def ip(text):
+    return ipaddress.ip_address(text)
+
+
+def test_exact_match_not_prefix():
+    assert vip.find(ip("10.0.0.5"), LINKS) == []
+    found = vip.find(ip("10.0.0.50"), LINKS)
+    assert [(b.nic, b.prefixlen, b.link_up) for b in found] == [("eth0", 24, True)]
+
+
+def test_link_down_and_tentative():
+    assert vip.find(ip("172.16.0.1"), LINKS)[0].link_up is False
+    assert vip.find(ip("2001:db8::1"), LINKS)[0].tentative is True
+
+
+def test_derive_nic_from_connected_subnet():
+    assert vip.derive_nic(ip("10.0.0.10"), LINKS) == ("eth0", 24)
+    assert vip.derive_nic(ip("172.16.5.5"), LINKS) == ("eth1", 16)
+    assert vip.derive_nic(ip("192.0.2.1"), LINKS) == (None, None)
+
+
+def test_choose_binding():
+    assert vip.choose_binding(ip("10.0.0.10"), None, None, LINKS) == ("eth0", 24)
+    assert vip.choose_binding(ip("10.0.0.10"), "eth0", 25, LINKS) == ("eth0", 25)
+    assert vip.choose_binding(ip("192.0.2.1"), "eth0", None, LINKS) == ("eth0", 32)
+    with pytest.raises(OcfError) as missing:
+        vip.choose_binding(ip("10.0.0.10"), "eth9", None, LINKS)
+    assert missing.value.code == ExitCode.ERR_ARGS
+    with pytest.raises(OcfError):
+        vip.choose_binding(ip("192.0.2.1"), None, None, LINKS)
+
+
+def arp(operation, sender_mac, sender_ip, target_ip):
+    return (b"\xff" * 6 + sender_mac + struct.pack("!H", 0x0806) + struct.pack("!HHBBH", 1, 0x800, 6, 4, operation)
+            + sender_mac + sender_ip + b"\0" * 6 + target_ip)
+
+
+def test_arp_conflict_rules():
+    own, other = b"\x02\0\0\0\0\x01", b"\x02\0\0\0\0\x02"
+    vip_ip, zero, elsewhere = bytes([10, 0, 0, 10]), b"\0" * 4, bytes([10, 0, 0, 99])
+    assert vip._arp_conflict(arp(2, other, vip_ip, zero), own, vip_ip) == "02:00:00:00:00:02"   # a reply
+    assert vip._arp_conflict(arp(1, other, zero, vip_ip), own, vip_ip)                          # probing too
+    assert vip._arp_conflict(arp(1, own, zero, vip_ip), own, vip_ip) is None                    # our probe
+    assert vip._arp_conflict(arp(1, other, elsewhere, vip_ip), own, vip_ip) is None             # asking for it
+    assert vip._arp_conflict(b"short", own, vip_ip) is None
