@@ -73,8 +73,8 @@ $(VENV)/.done: setup.cfg pyproject.toml Makefile
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check lib agents tests $(wildcard bench)
-	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents
+	$(VENV)/bin/ruff check lib tests $(wildcard bench) agents/* tests/sample_agent
+	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/*
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

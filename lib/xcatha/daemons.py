@@ -1,0 +1,92 @@
+"""Daemons run by systemd units (xcatd, named, dhcpd, the console server): start, stop, verify.
+
+Start takes the unit over (no restarts of its own, not at boot), and when a
+later step fails it stops what it started, so a failed start leaves nothing
+half-started.  Stop verifies that no process of the unit is left — conserver's
+`exec` console children, for one, survive its SIGTERM — and kills leftovers.
+"""
+import socket
+import time
+
+from xcatha import processes, units
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+
+class Daemon:
+    def __init__(self, service, unit=None):
+        self.service = service
+        self.unit = units.detect_unit(service, unit)
+
+    def state(self, deadline=None):
+        return units.state(self.unit, deadline)
+
+    def status(self, deadline=None):
+        """(code, reason, state): running, cleanly stopped, or in between (failed)."""
+        state = self.state(deadline)
+        if state.active_state == "active" and state.main_alive:
+            return ExitCode.SUCCESS, state.describe(), state
+        if state.active_state in ("inactive", "failed", "") and not state.main_alive:
+            return ExitCode.NOT_RUNNING, state.describe(), state
+        return ExitCode.ERR_GENERIC, state.describe(), state
+
+    def start(self, deadline, steps_before=(), steps_after=(), ready=None):
+        """Run xCAT steps, start the unit, run more steps, wait for ready(); undo on failure."""
+        units.take_over(self.unit, self.service, deadline)
+        try:
+            for step in steps_before:
+                step()
+            if not self.state(deadline).active:
+                units.start(self.unit, deadline)
+            for step in steps_after:
+                step()
+            if ready is not None:
+                wait_for(ready, deadline, "%s to serve" % self.unit)
+            code, reason, _ = self.status(deadline)
+            if code != ExitCode.SUCCESS:
+                raise OcfError(ExitCode.ERR_GENERIC, "after start: %s" % reason)
+        except OcfError:
+            log.warning("start of %s failed; stopping it again so nothing is left half-started", self.unit)
+            self.stop(deadline, rollback=True)
+            raise
+
+    def stop(self, deadline, rollback=False):
+        state = self.state(deadline)
+        group = units.show(self.unit, "ControlGroup", deadline=deadline).get("ControlGroup", "")
+        if state.active or state.main_alive:
+            units.stop(self.unit, deadline, fraction=0.6)
+        else:
+            units.stop(self.unit, deadline, fraction=0.3)  # also clears a "failed" state
+        left = processes.unit_processes(group) if group else []
+        if left:
+            log.warning("%s: %d process(es) left after stop: %s", self.unit, len(left),
+                        " ".join(str(pid) for pid in left))
+            left = processes.terminate(left, deadline, grace=min(deadline.share(0.3), 5.0))
+        state = self.state(deadline)
+        if (left or state.main_alive) and not rollback:
+            raise OcfError(ExitCode.ERR_GENERIC, "%s still has processes after stop: %s"
+                           % (self.unit, " ".join(str(pid) for pid in left) or state.main_pid))
+
+    def pids(self, deadline=None):
+        group = units.show(self.unit, "ControlGroup", deadline=deadline).get("ControlGroup", "")
+        return processes.unit_processes(group) if group else []
+
+
+def wait_for(check, deadline, what, interval=0.2):
+    """Poll check() until it returns None (ready) or the deadline nears; its last answer is the reason."""
+    while True:
+        problem = check()
+        if problem is None:
+            return
+        if deadline.remaining() < max(interval * 2, 1.0):
+            raise OcfError(ExitCode.ERR_GENERIC, "timed out waiting for %s: %s" % (what, problem))
+        time.sleep(interval)
+
+
+def tcp_accepts(port, host="127.0.0.1", timeout=1.0):
+    """None when a TCP connection to host:port succeeds, else the reason."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as error:
+        return "%s:%d: %s" % (host, port, error.strerror or error)

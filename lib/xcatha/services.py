@@ -1,0 +1,165 @@
+"""The MN's services after the database, in the seed's order: xcatd, named, DHCP, the console server.
+
+Each one verifies that it really serves, where xCAT's own tools start them
+blindly: xcatd's ports accept connections, named answers for the VIP's name
+with the VIP, the DHCP server is bound to UDP 67, the console server listens.
+"""
+from xcatha import processes, run, units, xcat
+from xcatha.daemons import Daemon, tcp_accepts
+from xcatha.log import log
+from xcatha.ocf import ExitCode, OcfError
+
+
+def _raise_unless_running(code, reason):
+    if code == ExitCode.ERR_GENERIC:
+        raise OcfError(code, reason)
+    return code
+
+
+class Xcatd(Daemon):
+    """xcatd: ports 3001 (xcatdport) and 3002 (xcatiport)."""
+
+    PROCESS_MARKS = ("/opt/xcat/sbin/xcatd", "xcatd:")
+
+    def __init__(self, unit=None, port=3001, install_port=3002):
+        super().__init__("xcatd", unit)
+        self.port, self.install_port = port, install_port
+
+    def ready(self):
+        return tcp_accepts(self.port) or tcp_accepts(self.install_port)
+
+    def start(self, deadline):
+        super().start(deadline, ready=self.ready)
+
+    def stop(self, deadline, rollback=False):
+        super().stop(deadline, rollback=rollback)
+        # An xcatd started by hand outside the unit would still serve the shared database.
+        strays = sorted({pid for mark in self.PROCESS_MARKS for pid in processes.matching(mark)})
+        if strays:
+            log.warning("xcatd processes outside %s: %s", self.unit, " ".join(map(str, strays)))
+            left = processes.terminate(strays, deadline, grace=min(deadline.share(0.5), 5.0))
+            if left and not rollback:
+                raise OcfError(ExitCode.ERR_GENERIC, "xcatd processes survive stop: %s" % " ".join(map(str, left)))
+
+    def monitor(self, depth, deadline, lsxcatd_timeout):
+        code, reason, state = self.status(deadline)
+        if code != ExitCode.SUCCESS:
+            return _raise_unless_running(code, reason)
+        if self.port not in processes.bound_ports("tcp"):
+            raise OcfError(ExitCode.ERR_GENERIC, "xcatd runs but nothing listens on port %d" % self.port)
+        if depth >= 10:
+            facts = xcat.lsxcatd(deadline, timeout=min(lsxcatd_timeout, deadline.share(0.8)))
+            if facts.get("role") != "mn":
+                raise OcfError(ExitCode.ERR_GENERIC, "lsxcatd -a does not say this is a Management Node")
+        return ExitCode.SUCCESS
+
+
+class Named(Daemon):
+    """named: `makedns -n`, then an A (AAAA) query for the VIP's name must return the VIP."""
+
+    def __init__(self, address, hostname, use_makedns=True, unit=None):
+        super().__init__("named", unit)
+        self.address, self.hostname, self.use_makedns = address, hostname, use_makedns
+
+    def query(self, timeout=2.0):
+        """None when named at the VIP answers the VIP's name with the VIP, else what went wrong."""
+        import dns.exception
+        import dns.resolver
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [str(self.address)]
+        resolver.lifetime = resolver.timeout = timeout
+        record = "A" if self.address.version == 4 else "AAAA"
+        try:
+            answer = resolver.resolve(self.hostname, record, raise_on_no_answer=True)
+        except dns.exception.DNSException as error:
+            return "%s %s @%s: %s" % (record, self.hostname, self.address, error.__class__.__name__)
+        addresses = {item.address for item in answer}
+        if str(self.address) not in addresses:
+            return "%s resolves to %s, not %s" % (self.hostname, ", ".join(sorted(addresses)), self.address)
+        return None
+
+    def start(self, deadline):
+        steps = [lambda: xcat.run_command("makedns", ["-n"], deadline)] if self.use_makedns else []
+        super().start(deadline, steps_before=steps, ready=self.query)
+
+    def monitor(self, depth, deadline):
+        code, reason, _ = self.status(deadline)
+        if code != ExitCode.SUCCESS:
+            return _raise_unless_running(code, reason)
+        if depth >= 10:
+            problem = self.query(timeout=min(5.0, deadline.share(0.8)))
+            if problem:
+                raise OcfError(ExitCode.ERR_GENERIC, "named does not answer: %s" % problem)
+        return ExitCode.SUCCESS
+
+
+class Dhcpd(Daemon):
+    """The DHCP server: `makedhcp -n`, the server bound to UDP 67, then `makedhcp -a`."""
+
+    def __init__(self, use_makedhcp=True, unit=None, config="/etc/dhcp/dhcpd.conf"):
+        super().__init__("dhcpd", unit)
+        self.use_makedhcp, self.config = use_makedhcp, config
+
+    def bound(self):
+        pids = self.pids()
+        if not pids:
+            return "no server process"
+        if 67 not in processes.bound_ports("udp", pids):
+            return "the server is not bound to UDP port 67"
+        return None
+
+    def start(self, deadline):
+        before = [lambda: xcat.run_command("makedhcp", ["-n"], deadline)] if self.use_makedhcp else []
+        after = [lambda: xcat.run_command("makedhcp", ["-a"], deadline)] if self.use_makedhcp else []
+        super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
+
+    def monitor(self, depth, deadline):
+        code, reason, _ = self.status(deadline)
+        if code != ExitCode.SUCCESS:
+            return _raise_unless_running(code, reason)
+        problem = self.bound()
+        if problem:
+            raise OcfError(ExitCode.ERR_GENERIC, problem)
+        if depth >= 10:
+            result = run.run(["dhcpd", "-t", "-q", "-cf", self.config], deadline=deadline, timeout=10)
+            if not result.ok:
+                raise OcfError(ExitCode.ERR_GENERIC, "dhcpd -t rejects %s: %s"
+                               % (self.config, result.last_error_line()))
+        return ExitCode.SUCCESS
+
+
+class Console(Daemon):
+    """conserver or goconserver.  makeconservercf/makegocons enable the unit at boot
+    (xcat-core#6177); on a standby that would start the console server at boot,
+    so start disables it again."""
+
+    COMMANDS = {"conserver": "makeconservercf", "goconserver": "makegocons"}
+
+    def __init__(self, console="conserver", unit=None, port=None):
+        super().__init__(console, unit)
+        self.console, self.port = console, port
+
+    def listening(self):
+        pids = self.pids()
+        ports = processes.bound_ports("tcp", pids) if pids else set()
+        if not ports:
+            return "%s is not listening" % self.console
+        if self.port and self.port not in ports:
+            return "%s listens on %s, not on %d" % (self.console, ", ".join(map(str, sorted(ports))), self.port)
+        return None
+
+    def start(self, deadline):
+        command = self.COMMANDS[self.console]
+        super().start(deadline, steps_before=[lambda: xcat.run_command(command, [], deadline)],
+                      steps_after=[lambda: units.disable_at_boot([self.unit], deadline)],
+                      ready=self.listening)
+
+    def monitor(self, depth, deadline):
+        code, reason, _ = self.status(deadline)
+        if code != ExitCode.SUCCESS:
+            return _raise_unless_running(code, reason)
+        problem = self.listening()
+        if problem:
+            raise OcfError(ExitCode.ERR_GENERIC, problem)
+        return ExitCode.SUCCESS
+
