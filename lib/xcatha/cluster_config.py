@@ -1,0 +1,278 @@
+"""The Pacemaker configuration of the pair: one config file in, the group xcatmn out.
+
+Never a blind edit of the live cluster: the wanted configuration is rendered
+with ``pcs -f`` into a copy of the live CIB (so pcs takes each agent's op
+timeouts and intervals from its meta-data), compared with ``crm_diff``, and
+only the difference is pushed with ``cibadmin --patch``.  A second apply finds
+no difference and changes nothing.  Temporary move/ban constraints
+(cli-prefer-*, cli-ban-*) and an admin's target-role/is-managed settings are
+kept.  The same commands can be exported as a pcs script.
+"""
+import configparser
+import ipaddress
+import os
+import shlex
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+
+from xcatha import run
+from xcatha.log import log
+
+GROUP = "xcatmn"
+MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
+KEPT_META = ("target-role", "is-managed", "maintenance")
+DEFAULT_PATH = "/etc/xcatha/cluster.conf"
+
+
+class ConfigError(Exception):
+    """The config file is wrong; the message says where and how."""
+
+
+class Node:
+    def __init__(self, name, address, fence):
+        self.name, self.address, self.fence = name, address, fence
+
+    @property
+    def fence_id(self):
+        return "fence-" + self.name
+
+
+class PairConfig:
+    def __init__(self, values, nodes, path):
+        self.values, self.nodes, self.path = values, nodes, path
+
+    def get(self, section, key, default=None):
+        return self.values.get(section, {}).get(key, default)
+
+
+REQUIRED = {"vip": ("ip", "hostname", "fqdn"), "shared": ("dir",), "database": ("engine",),
+            "console": ("type",)}
+
+
+def load(path=DEFAULT_PATH):
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    try:
+        with open(path, encoding="utf-8") as stream:
+            parser.read_file(stream)
+    except OSError as error:
+        raise ConfigError("cannot read %s: %s" % (path, error.strerror)) from None
+    except configparser.Error as error:
+        raise ConfigError("%s: %s" % (path, error)) from None
+    values = {section: dict(parser[section]) for section in parser.sections() if not section.startswith("node ")}
+    for section, keys in REQUIRED.items():
+        for key in keys:
+            if not values.get(section, {}).get(key):
+                raise ConfigError("%s: [%s] %s is required" % (path, section, key))
+    _check_address(path, "vip", "ip", values["vip"]["ip"])
+    if values["database"]["engine"] not in ("postgresql", "mysql", "sqlite"):
+        raise ConfigError("%s: [database] engine must be postgresql, mysql or sqlite" % path)
+    if values["console"]["type"] not in ("conserver", "goconserver"):
+        raise ConfigError("%s: [console] type must be conserver or goconserver" % path)
+    nodes = []
+    for section in parser.sections():
+        if not section.startswith("node "):
+            continue
+        name = section.split(None, 1)[1].strip()
+        items = dict(parser[section])
+        if not items.get("address"):
+            raise ConfigError("%s: [%s] address is required" % (path, section))
+        _check_address(path, section, "address", items["address"])
+        fence = {key[len("fence_"):]: value for key, value in items.items() if key.startswith("fence_")}
+        if not fence.get("agent"):
+            raise ConfigError("%s: [%s] fence_agent is required: a pair without fencing cannot fail over "
+                              "safely" % (path, section))
+        nodes.append(Node(name, items["address"], fence))
+    if len(nodes) != 2:
+        raise ConfigError("%s: exactly two [node NAME] sections are required, found %d" % (path, len(nodes)))
+    return PairConfig(values, nodes, path)
+
+
+def _check_address(path, section, key, value):
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError("%s: [%s] %s=%s is not an IP address" % (path, section, key, value)) from None
+
+
+# ---------------------------------------------------------------- what to create
+SECRET_FENCE_KEYS = ("password",)
+
+
+def fence_options(node):
+    """The fence agent's options from fence_* keys, without the agent itself and the delay."""
+    return {key: value for key, value in node.fence.items() if key not in ("agent", "delay")}
+
+
+def pcs_commands(config, with_secrets=True):
+    """The pcs commands (without -f) that build the pair's configuration."""
+    timings = config.values.get("timings", {})
+    commands = []
+    for node in config.nodes:
+        options = ["%s=%s" % item for item in sorted(fence_options(node).items())
+                   if with_secrets or item[0] not in SECRET_FENCE_KEYS]
+        if node.fence.get("delay"):
+            options.append("pcmk_delay_base=%s" % node.fence["delay"])
+        commands.append(["stonith", "create", node.fence_id, node.fence["agent"], *options,
+                         "pcmk_host_list=%s" % node.name, "op", "monitor", "interval=60s"])
+        commands.append(["constraint", "location", node.fence_id, "avoids", node.name])
+    vip = config.values["vip"]
+    members = {
+        "vip": ["ip=" + vip["ip"], "hostname=" + vip["hostname"]]
+        + ["%s=%s" % (key, vip[key]) for key in ("cidr_netmask", "nic") if vip.get(key)],
+        "shared-data": ["shared_dir=" + config.get("shared", "dir"), "engine=" + config.get("database", "engine")]
+        + ["require_mount=%s" % value for value in [config.get("shared", "require_mount")] if value],
+        "db": ["engine=" + config.get("database", "engine")],
+        "xcatd": [],
+        "named": ["ip=" + vip["ip"], "hostname=" + vip["fqdn"]],
+        "dhcpd": [],
+        "conserver": ["console=" + config.get("console", "type")],
+    }
+    for name in MEMBERS:
+        commands.append(["resource", "create", name, "ocf:xcat:" + name, *members[name], "--group", GROUP])
+    commands.append(["resource", "meta", GROUP,
+                     "resource-stickiness=%s" % timings.get("resource_stickiness", "100"),
+                     "migration-threshold=%s" % timings.get("migration_threshold", "3"),
+                     "failure-timeout=%s" % timings.get("failure_timeout", "10min")])
+    commands.append(["property", "set", "stonith-enabled=true"])
+    return commands
+
+
+# ---------------------------------------------------------------- render, diff, push
+def _owned_ids(config):
+    return {GROUP, *MEMBERS, *(node.fence_id for node in config.nodes)}
+
+
+def _kept_meta(root, owned):
+    kept = {}
+    for element in root.iter():
+        if element.get("id") in owned and element.tag in ("group", "primitive"):
+            for nvpair in element.findall("./meta_attributes/nvpair"):
+                if nvpair.get("name") in KEPT_META:
+                    kept.setdefault(element.get("id"), {})[nvpair.get("name")] = nvpair.get("value")
+    return kept
+
+
+def purge(root, owned):
+    """Remove our resources and every constraint on them.  Returns the move/ban
+    constraints (cli-prefer-*, cli-ban-*) among them, to be put back afterwards:
+    they are an admin's, and cannot stay while the group they name is rebuilt."""
+    configuration = root.find("configuration")
+    resources = configuration.find("resources")
+    for element in list(resources):
+        if element.get("id") in owned:
+            resources.remove(element)
+    constraints = configuration.find("constraints")
+    kept = []
+    for element in list(constraints):
+        referenced = {element.get(key) for key in ("rsc", "first", "then", "with-rsc")}
+        referenced |= {ref.get("id") for ref in element.iter("resource_ref")}
+        if referenced & owned:
+            constraints.remove(element)
+            if element.get("id", "").startswith(("cli-prefer-", "cli-ban-")):
+                kept.append(element)
+    return kept
+
+
+def _restore(root, kept, fence_secrets, move_constraints):
+    root.find("configuration").find("constraints").extend(move_constraints)
+    for element in root.iter():
+        if element.tag not in ("group", "primitive"):
+            continue
+        identifier = element.get("id")
+        for name, value in kept.get(identifier, {}).items():
+            _set_nvpair(element, "meta_attributes", identifier + "-meta_attributes", name, value)
+        for name, value in fence_secrets.get(identifier, {}).items():
+            _set_nvpair(element, "instance_attributes", identifier + "-instance_attributes", name, value)
+
+
+def _set_nvpair(element, block_tag, block_id, name, value):
+    block = element.find(block_tag)
+    if block is None:
+        block = ET.SubElement(element, block_tag, id=block_id)
+    for nvpair in block.findall("nvpair"):
+        if nvpair.get("name") == name:
+            nvpair.set("value", value)
+            return
+    ET.SubElement(block, "nvpair", id="%s-%s" % (block_id, name), name=name, value=value)
+
+
+def render(config, live_path, new_path):
+    """Write into new_path the live CIB with our configuration rebuilt by pcs -f."""
+    tree = ET.parse(live_path)  # noqa: S314 - the CIB of our own cluster, from cibadmin
+    owned = _owned_ids(config)
+    kept = _kept_meta(tree.getroot(), owned)
+    move_constraints = purge(tree.getroot(), owned)
+    tree.write(new_path)
+    for command in pcs_commands(config, with_secrets=False):
+        result = run.run(["pcs", "-f", new_path, *command], timeout=120)
+        if not result.ok:
+            raise ConfigError("pcs %s: %s" % (" ".join(command[:3]), result.last_error_line()))
+    # Fence passwords go into the file here rather than through pcs's argv, which `ps` shows.
+    secrets = {node.fence_id: {key: node.fence[key] for key in SECRET_FENCE_KEYS if node.fence.get(key)}
+               for node in config.nodes}
+    tree = ET.parse(new_path)  # noqa: S314 - written by pcs just above
+    _restore(tree.getroot(), kept, secrets, move_constraints)
+    tree.write(new_path)
+
+
+def diff(live_path, new_path):
+    """crm_diff's patch, or None when nothing differs."""
+    result = run.run(["crm_diff", "--no-version", "--original", live_path, "--new", new_path], timeout=60,
+                     quiet=True)
+    if result.rc == 0:
+        return None
+    if result.rc == 1:
+        return result.stdout
+    raise ConfigError("crm_diff failed: %s" % result.last_error_line())
+
+
+def apply(config, dry_run=False, out=print):
+    """Render, diff, push; returns True when the live configuration changed."""
+    for node in config.nodes:
+        for key in SECRET_FENCE_KEYS:
+            log.add_secret(node.fence.get(key))
+    workdir = tempfile.mkdtemp(prefix="xcatha-cib-")
+    try:
+        live, new, patch = (os.path.join(workdir, name) for name in ("live.xml", "new.xml", "patch.xml"))
+        result = run.run(["cibadmin", "--query"], timeout=60)
+        if not result.ok:
+            raise ConfigError("cannot read the live CIB (is the cluster running here?): %s"
+                              % result.last_error_line())
+        with open(live, "w", encoding="utf-8") as stream:
+            stream.write(result.stdout)
+        render(config, live, new)
+        changes = diff(live, new)
+        if changes is None:
+            out("The cluster configuration is already as %s describes; nothing to change." % config.path)
+            return False
+        if dry_run:
+            out(log.redact(changes))
+            out("(dry run: nothing was changed)")
+            return False
+        with open(patch, "w", encoding="utf-8") as stream:
+            stream.write(changes)
+        result = run.run(["cibadmin", "--patch", "--xml-file", patch], timeout=120)
+        if not result.ok:
+            raise ConfigError("cibadmin --patch failed: %s" % result.last_error_line())
+        verify = run.run(["crm_verify", "--live-check"], timeout=60)
+        if not verify.ok:
+            raise ConfigError("crm_verify -L reports: %s" % verify.last_error_line())
+        out("Applied %s to the cluster." % config.path)
+        return True
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def export_script(config):
+    """The same configuration as a pcs script for admins who run the commands themselves."""
+    lines = ["#!/bin/sh",
+             "# xCAT MN HA pair from %s, as pcs commands (xcatha cluster-config export)." % config.path,
+             "# Edits a copy of the CIB and pushes only the difference; review before running.",
+             "set -eu",
+             'cib=$(mktemp); pcs cluster cib "$cib"; cp "$cib" "$cib.new"']
+    for command in pcs_commands(config, with_secrets=True):
+        lines.append('pcs -f "$cib.new" ' + " ".join(shlex.quote(arg) for arg in command))
+    lines.append('pcs cluster cib-push "$cib.new" diff-against="$cib"')
+    lines.append('rm -f "$cib" "$cib.new"')
+    return "\n".join(lines) + "\n"

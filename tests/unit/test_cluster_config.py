@@ -1,0 +1,98 @@
+"""The pair's config file and the CIB rendering, on CIB files (pcs -f, crm_diff, crm_verify).
+
+Needs pcs and the installed agents (make install), no running cluster.
+"""
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from xcatha import cluster_config
+from xcatha.cluster_config import ConfigError
+
+CONFIG = Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "pair.conf"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("ip = 192.168.77.10 ", "ip = 192.168.77.300"), "not an IP address"),
+    (("engine = postgresql ", "engine = oracle"), "engine must be"),
+    (("fence_agent = fence_ipmilan\nfence_ip = 192.168.77.22", "fence_ip = 192.168.77.22"), "fence_agent is required"),
+    (("[node host2]", "[spare host2]"), "exactly two [node NAME]"),
+    (("fqdn = xcatmn.cluster.lab", ""), "fqdn is required"),
+])
+def test_bad_config_is_refused_with_a_clear_reason(tmp_path, edit, message):
+    text = CONFIG.read_text()
+    assert edit[0] in text
+    with pytest.raises(ConfigError) as error:
+        cluster_config.load(write(tmp_path, text.replace(edit[0], edit[1], 1)))
+    assert message in str(error.value)
+
+
+def test_commands_build_the_group_in_the_seeds_order():
+    config = cluster_config.load(str(CONFIG))
+    creates = [c[2] for c in cluster_config.pcs_commands(config) if c[:2] == ["resource", "create"]]
+    assert creates == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver"]
+    without = cluster_config.pcs_commands(config, with_secrets=False)
+    assert not any("password=" in arg for command in without for arg in command)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("cib")
+    live = directory / "live.xml"
+    live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    config = cluster_config.load(str(CONFIG))
+    new = directory / "new.xml"
+    cluster_config.render(config, str(live), str(new))
+    return config, directory, live, new
+
+
+def test_render_is_valid_and_complete(rendered):
+    config, _, _, new = rendered
+    assert subprocess.run(["crm_verify", "--xml-file", str(new)]).returncode == 0
+    root = ET.parse(new).getroot()
+    group = root.find(".//group[@id='xcatmn']")
+    assert [p.get("id") for p in group.findall("primitive")] == list(cluster_config.MEMBERS)
+    # op timeouts and intervals come from the agents' meta-data (db: start 120 s, monitors 10 s and 30 s)
+    db_ops = {(op.get("name"), op.get("interval"), op.get("timeout")) for op in root.iter("op")
+              if op.get("id", "").startswith("db-")}
+    assert ("start", "0s", "120s") in db_ops and ("monitor", "30s", "30s") in db_ops
+    fence = root.find(".//primitive[@id='fence-host1']")
+    assert fence.get("class") == "stonith" and fence.get("type") == "fence_ipmilan"
+    assert {n.get("name"): n.get("value") for n in fence.iter("nvpair")}["password"] == "labpass"
+    assert root.find(".//rsc_location[@rsc='fence-host1'][@node='host1']").get("score") == "-INFINITY"
+    assert root.find(".//nvpair[@name='stonith-enabled']").get("value") == "true"
+
+
+def test_second_render_changes_nothing(rendered):
+    config, directory, _, new = rendered
+    again = directory / "again.xml"
+    cluster_config.render(config, str(new), str(again))
+    assert cluster_config.diff(str(new), str(again)) is None
+
+
+def test_render_keeps_move_constraints_and_target_role(rendered):
+    config, directory, _, new = rendered
+    edited = directory / "edited.xml"
+    tree = ET.parse(new)
+    root = tree.getroot()
+    ET.SubElement(root.find(".//constraints"), "rsc_location", id="cli-prefer-xcatmn", rsc="xcatmn",
+                  node="host2", score="INFINITY", role="Started")
+    meta = root.find(".//group[@id='xcatmn']/meta_attributes")
+    ET.SubElement(meta, "nvpair", id="xcatmn-meta_attributes-target-role", name="target-role", value="Stopped")
+    vip = root.find(".//primitive[@id='vip']/instance_attributes")
+    vip.find("nvpair[@name='ip']").set("value", "192.168.77.99")  # drift to be corrected
+    tree.write(edited)
+    result = directory / "result.xml"
+    cluster_config.render(config, str(edited), str(result))
+    root = ET.parse(result).getroot()
+    assert root.find(".//rsc_location[@id='cli-prefer-xcatmn']") is not None
+    assert root.find(".//group[@id='xcatmn']/meta_attributes/nvpair[@name='target-role']").get("value") == "Stopped"
+    assert root.find(".//primitive[@id='vip']//nvpair[@name='ip']").get("value") == "192.168.77.10"
