@@ -21,7 +21,7 @@ APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-
                libxml2-utils iputils-arping rsync python3-venv
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
-               conserver-client sqlite3 iproute2 util-linux procps
+               conserver-client sqlite3 iproute2 iputils-ping util-linux procps
 TEST_PIP    := pytest hypothesis pyghmi ruff vermin matplotlib
 
 .PHONY: all deps install uninstall venv lint unit test test-agents test-cluster \

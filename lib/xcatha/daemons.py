@@ -24,9 +24,9 @@ class Daemon:
     def status(self, deadline=None):
         """(code, reason, state): running, cleanly stopped, or in between (failed)."""
         state = self.state(deadline)
-        if state.active_state == "active" and state.main_alive:
+        if state.running:
             return ExitCode.SUCCESS, state.describe(), state
-        if state.active_state in ("inactive", "failed", "") and not state.main_alive:
+        if state.stopped:
             return ExitCode.NOT_RUNNING, state.describe(), state
         return ExitCode.ERR_GENERIC, state.describe(), state
 
@@ -52,7 +52,7 @@ class Daemon:
 
     def stop(self, deadline, rollback=False):
         state = self.state(deadline)
-        group = units.show(self.unit, "ControlGroup", deadline=deadline).get("ControlGroup", "")
+        group = state.control_group
         if state.active or state.main_alive:
             units.stop(self.unit, deadline, fraction=0.6)
         else:
@@ -68,8 +68,7 @@ class Daemon:
                            % (self.unit, " ".join(str(pid) for pid in left) or state.main_pid))
 
     def pids(self, deadline=None):
-        group = units.show(self.unit, "ControlGroup", deadline=deadline).get("ControlGroup", "")
-        return processes.unit_processes(group) if group else []
+        return self.state(deadline).processes()
 
 
 def wait_for(check, deadline, what, interval=0.2):

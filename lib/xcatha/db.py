@@ -120,9 +120,9 @@ class Engine:
     # -- the server
     def server_status(self, deadline):
         state = units.state(self.unit, deadline)
-        if state.active_state == "active" and state.main_alive:
+        if state.running:
             return ExitCode.SUCCESS, state.describe()
-        if state.active_state in ("inactive", "failed", "") and not state.main_alive:
+        if state.stopped:
             return ExitCode.NOT_RUNNING, state.describe()
         return ExitCode.ERR_GENERIC, state.describe()
 

@@ -186,7 +186,11 @@ def _make_link(shared_dir, directory, suffix):
             if os.path.lexists(backup):
                 raise OcfError(ExitCode.ERR_GENERIC, "both %s and %s exist; move one of them away by hand "
                                "(nothing was changed)" % (directory, backup))
-            os.rename(directory, backup)
+            try:
+                os.rename(directory, backup)
+            except OSError as error:  # a mount point, or another filesystem: a person must decide
+                raise OcfError(ExitCode.ERR_GENERIC, "cannot move %s aside to %s (%s); move it by hand"
+                               % (directory, backup, error.strerror)) from None
             log.warning("moved %s aside to %s", directory, backup)
     temporary = directory + ".xcatha-new"
     if os.path.lexists(temporary):

@@ -141,13 +141,14 @@ def show(unit, *properties, deadline=None):
 
 
 class UnitState:
-    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state")
+    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state", "control_group")
 
     def __init__(self, unit, values):
         self.unit = unit
         self.active_state = values.get("ActiveState", "")
         self.sub_state = values.get("SubState", "")
         self.load_state = values.get("LoadState", "")
+        self.control_group = values.get("ControlGroup", "")
         try:
             self.main_pid = int(values.get("MainPID") or 0)
         except ValueError:
@@ -161,12 +162,29 @@ class UnitState:
     def main_alive(self):
         return self.main_pid > 0 and os.path.exists("/proc/%d" % self.main_pid)
 
+    def processes(self):
+        """Every live process of the unit (its cgroup): units generated from init
+        scripts have no main pid, and a service may fork children of its own."""
+        from xcatha.processes import unit_processes
+        return unit_processes(self.control_group) if self.control_group else []
+
+    @property
+    def running(self):
+        """Active, with its main process alive (or, without a known main pid, some process)."""
+        if self.active_state != "active":
+            return False
+        return self.main_alive if self.main_pid > 0 else bool(self.processes())
+
+    @property
+    def stopped(self):
+        return self.active_state in ("inactive", "failed", "") and not self.main_alive and not self.processes()
+
     def describe(self):
         return "%s is %s (%s)" % (self.unit, self.active_state or "unknown", self.sub_state or "-")
 
 
 def state(unit, deadline=None):
-    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID",
+    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID", "ControlGroup",
                                 deadline=deadline))
 
 

@@ -259,8 +259,10 @@ class Node:
         work = self.upper.parent / "work"
         for d in (self.upper, work, self.root):
             d.mkdir(parents=True, exist_ok=True)
+        # redirect_dir lets a directory of the lower layer be renamed, as on a real
+        # disk (shared-data moves /var/lib/postgresql aside); without it: EXDEV.
         run(["mount", "-t", "overlay", "%s-%s" % (self.cfg.prefix, self.name), "-o",
-             "lowerdir=%s,upperdir=%s,workdir=%s" % (lower_dir(self.cfg), self.upper, work),
+             "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on" % (lower_dir(self.cfg), self.upper, work),
              self.root])
         self.console_log.write_text("")
         self._provision()

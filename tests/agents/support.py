@@ -1,0 +1,75 @@
+"""Support for the agent tests: one lab node booting real systemd, real daemons, the xCAT stand-in.
+
+The node (host1) gets the HA layout on /HA-data and (stand-in) xCAT installed on
+it once per database engine; each test starts from every resource stopped.
+"""
+import re
+import time
+
+from lab import Lab, LabConfig, xcat
+
+AGENT_DIR = xcat.AGENT_DIR
+
+
+class AgentLab:
+    def __init__(self):
+        self.lab = Lab(LabConfig(binds=xcat.standin_binds()))
+        self.cfg = self.lab.cfg
+        self.engine = None
+
+    @property
+    def node(self):
+        return self.lab.node("host1")
+
+    def provision(self, engine):
+        if self.engine == engine:
+            return
+        self.lab.up(nodes=("host1",))
+        xcat.seed_shared_data(self.lab, engine)
+        xcat.install_xcat(self.lab, "host1", engine)
+        self.engine = engine
+
+    def params(self, name, **overrides):
+        values = dict(xcat.group_params(self.cfg, self.engine or "postgresql")[name])
+        values.update({key: str(value) for key, value in overrides.items()})
+        return values
+
+    def run(self, name, action, params=None, **kwargs):
+        return xcat.agent(self.node, name, action, self.params(name) if params is None else params, **kwargs)
+
+    def start_upto(self, last):
+        xcat.activate(self.node, xcat.group_params(self.cfg, self.engine), upto=last)
+
+    def stop_all(self):
+        for name in reversed(xcat.group_params(self.cfg, self.engine)):
+            result = self.run(name, "stop")
+            assert result.returncode == 0, "%s stop: %s" % (name, result.stderr)
+
+    def sh(self, command, timeout=60):
+        return self.node.exec(["sh", "-c", command], timeout=timeout)
+
+    def ocf_tester(self, name, params=None):
+        options = []
+        for key, value in (self.params(name) if params is None else params).items():
+            options += ["-o", "%s=%s" % (key, value)]
+        return self.node.exec(["ocf-tester", "-n", name, *options, "%s/%s" % (AGENT_DIR, name)], timeout=600)
+
+    def addresses(self):
+        return set(re.findall(r"inet6? (\S+)", self.node.exec(["ip", "-o", "addr", "show"]).stdout))
+
+
+def exit_reason(result):
+    reasons = [line for line in result.stderr.splitlines() if line.startswith("ocf-exit-reason:")]
+    assert len(reasons) <= 1, result.stderr
+    return reasons[0][len("ocf-exit-reason:"):] if reasons else ""
+
+
+def no_traceback(result):
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def wait_until(predicate, timeout=30, interval=0.2):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(interval)
