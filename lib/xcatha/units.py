@@ -211,7 +211,10 @@ def enabled_units(units, deadline=None):
     enabled = []
     for unit in units:
         result = run.run([SYSTEMCTL, "is-enabled", unit], timeout=10, deadline=deadline, quiet=True)
-        if result.stdout.strip() in ("enabled", "enabled-runtime", "linked", "linked-runtime", "alias"):
+        # *-runtime links live in /run (a generator's, like Debian's postgresql one under
+        # postgresql.service.wants): `disable` cannot remove them, and they only start
+        # the unit through a parent that is disabled itself.
+        if result.stdout.strip() in ("enabled", "linked", "alias"):
             enabled.append(unit)
     return enabled
 

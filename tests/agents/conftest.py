@@ -17,3 +17,19 @@ def pg(agent_lab):
     agent_lab.stop_all()
     yield agent_lab
     agent_lab.stop_all()
+
+
+@pytest.fixture
+def maria(agent_lab):
+    agent_lab.provision("mysql")
+    agent_lab.stop_all()
+    yield agent_lab
+    agent_lab.stop_all()
+
+
+@pytest.fixture
+def lite(agent_lab):
+    agent_lab.provision("sqlite")
+    agent_lab.stop_all()
+    yield agent_lab
+    agent_lab.stop_all()

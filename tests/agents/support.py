@@ -73,3 +73,23 @@ def wait_until(predicate, timeout=30, interval=0.2):
     while not predicate():
         assert time.monotonic() < end, "timed out"
         time.sleep(interval)
+
+
+def cfgloc(lab):
+    """(engine prefix, host, user, password) from the shared cfgloc, read on the host side."""
+    text = (lab.cfg.shared_data / "etc/xcat/cfgloc").read_text().strip()
+    dsn, user, password = text.split("|", 2)
+    host = dict(item.split("=", 1) for item in dsn.split(":", 1)[1].split(";"))["host"]
+    return dsn.split(":", 1)[0], host, user, password
+
+
+def sql(lab, statement):
+    """Run SQL on xcatdb with cfgloc's credentials at cfgloc's host (the VIP), from the node."""
+    prefix, host, user, password = cfgloc(lab)
+    if prefix == "Pg":
+        argv = ["psql", "-X", "-w", "-At", "-h", host, "-U", user, "-d", "xcatdb", "-c", statement]
+        env = {"PGPASSWORD": password}
+    else:
+        argv = ["mariadb", "-h", host, "-u", user, "-D", "xcatdb", "-N", "-B", "-e", statement]
+        env = {"MYSQL_PWD": password}
+    return lab.node.exec(argv, env=env, timeout=30)
