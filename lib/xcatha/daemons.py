@@ -34,9 +34,10 @@ class Daemon:
         """Run xCAT steps, start the unit, run more steps, wait for ready(); undo on failure."""
         units.take_over(self.unit, self.service, deadline)
         try:
+            self.clear_leftovers(deadline)
             for step in steps_before:
                 step()
-            if not self.state(deadline).active:
+            if not self.state(deadline).running:
                 units.start(self.unit, deadline)
             for step in steps_after:
                 step()
@@ -49,6 +50,20 @@ class Daemon:
             log.warning("start of %s failed; stopping it again so nothing is left half-started", self.unit)
             self.stop(deadline, rollback=True)
             raise
+
+    def clear_leftovers(self, deadline):
+        """A unit whose main process died may keep children (xCAT's xcatd unit waits 30 s,
+        KillMode=mixed, before killing them); they would hold the ports the new one needs."""
+        state = self.state(deadline)
+        if state.running:
+            return
+        leftovers = state.processes()
+        if leftovers:
+            log.warning("%s: %d leftover process(es) of a dead instance: %s", self.unit, len(leftovers),
+                        " ".join(map(str, leftovers)))
+            processes.terminate(leftovers, deadline, grace=min(deadline.share(0.2), 3.0))
+        if state.active_state not in ("inactive", ""):
+            units.stop(self.unit, deadline, fraction=0.3)  # ends "failed"/"deactivating"
 
     def stop(self, deadline, rollback=False):
         state = self.state(deadline)
