@@ -8,6 +8,7 @@ PREFIX      ?= /opt/xcatha
 OCF_ROOT    ?= /usr/lib/ocf
 PROVIDER    := xcat
 SBINDIR     ?= /usr/sbin
+UNITDIR     ?= /etc/systemd/system
 AGENTS      := $(notdir $(wildcard agents/*))
 VENV        := .venv
 TESTPY      := $(CURDIR)/$(VENV)/bin/python
@@ -59,10 +60,12 @@ install:
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  ln -sfn $(PREFIX)/bin/$$cmd $(SBINDIR)/$$cmd; \
 	done
+	install -D -m 0644 systemd/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-boot-cleanup.service
 
 uninstall:
 	rm -rf $(OCF_ROOT)/resource.d/$(PROVIDER) $(PREFIX)
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
+	rm -f $(UNITDIR)/xcatha-boot-cleanup.service
 
 # The developer/test environment: the package (editable) plus the test tools.
 venv: $(VENV)/.done

@@ -68,3 +68,27 @@ def cluster_config_export(path):
         click.echo(cluster_config.export_script(cluster_config.load(path)), nl=False)
     except cluster_config.ConfigError as error:
         raise Failure(str(error)) from None
+
+
+@main.command("boot-cleanup")
+@click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
+              help="The pair's config file (for the shared directory and the database engine).")
+def boot_cleanup(path):
+    """Remove links into the shared data that a crash left behind (run at boot, before the cluster).
+
+    Only links that point into the shared directory are removed, and originals that
+    were moved aside are put back; nothing else is touched.
+    """
+    from xcatha import cluster_config, shared_data
+    try:
+        config = cluster_config.load(path)
+    except cluster_config.ConfigError as error:
+        raise Failure(str(error)) from None
+    shared_dir = config.get("shared", "dir")
+    dirs = shared_data.default_dirs(config.get("database", "engine"))
+    stale = [d for d in dirs if shared_data.link_points_into(d, shared_dir)]
+    shared_data.stop(shared_dir, dirs, shared_data.DEFAULT_SUFFIX, "shared-data")
+    message = ("removed %d stale link(s) into %s: %s" % (len(stale), shared_dir, " ".join(stale)) if stale
+               else "no stale links into %s" % shared_dir)
+    log.info("%s", message)
+    click.echo(message)

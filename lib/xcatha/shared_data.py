@@ -14,6 +14,7 @@ from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
 XCAT_DIRS = ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
+DEFAULT_SUFFIX = ".xcatha-local"
 STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 
 # Moving one of these aside would break the host, whatever a parameter says.

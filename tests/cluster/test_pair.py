@@ -1,0 +1,108 @@
+"""The pair under Pacemaker: planned moves, a crash with fencing, a killed service, probes, rejoin."""
+import time
+
+from lab import pair
+from lab.pair import GROUP, MEMBERS
+
+
+def pcs(lab, node, *args, timeout=180):
+    return lab.node(node).exec(["pcs", *args], timeout=timeout)
+
+
+def assert_all_services_answer(lab):
+    answers = pair.services_answer(lab)
+    assert all(answers.values()), answers
+
+
+def test_configuration_is_valid_and_reapplying_changes_nothing(healthy):
+    active = pair.active_node(healthy)
+    node = healthy.node(active)
+    assert node.exec(["crm_verify", "-L"]).returncode == 0
+    again = node.exec(["xcatha", "cluster-config", "apply", "-c", pair.NODE_CONFIG], timeout=300)
+    assert again.returncode == 0 and "nothing to change" in again.stdout
+    dry = node.exec(["xcatha", "cluster-config", "apply", "--dry-run", "-c", pair.NODE_CONFIG], timeout=300)
+    assert dry.returncode == 0 and "nothing to change" in dry.stdout
+    properties = node.exec(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query"]).stdout
+    assert "value=true" in properties
+    assert_all_services_answer(healthy)
+
+
+def test_force_check_answers_running_here_and_stopped_there(healthy):
+    active = pair.active_node(healthy)
+    passive = pair.other(healthy, active)
+    for name in MEMBERS:
+        here = healthy.node(active).exec(["crm_resource", "--force-check", "--resource", name], timeout=60)
+        assert here.returncode == 0, (name, here.stdout, here.stderr)
+        there = healthy.node(passive).exec(["crm_resource", "--force-check", "--resource", name], timeout=60)
+        assert there.returncode == 7, (name, there.stdout, there.stderr)
+
+
+def test_planned_move_both_ways(healthy):
+    for _ in range(2):
+        active = pair.active_node(healthy)
+        target = pair.other(healthy, active)
+        started = time.monotonic()
+        result = pcs(healthy, active, "resource", "move", GROUP, target, "--wait=180")
+        assert result.returncode == 0, result.stderr
+        assert pair.wait_group_started(healthy, on=target, timeout=120) == target
+        answers = pair.first_answers(healthy, started, timeout=60)
+        assert all(answers.values()), answers
+        assert pcs(healthy, target, "resource", "clear", GROUP).returncode == 0
+        assert "cli-prefer" not in pcs(healthy, target, "constraint", "--full").stdout
+        # the old node is clean: no VIP, no links
+        old = healthy.node(active)
+        assert healthy.cfg.vip + "/" not in old.exec(["ip", "-o", "addr"]).stdout
+        assert old.exec(["test", "-L", "/install"]).returncode != 0
+
+
+def test_killed_service_is_restarted_in_place(healthy):
+    active = pair.active_node(healthy)
+    node = healthy.node(active)
+    pid = node.exec(["systemctl", "show", "-p", "MainPID", "--value", "named"]).stdout.strip()
+    assert pid and pid != "0"
+    node.exec(["kill", "-KILL", pid])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        counts = pair.fail_counts(healthy, via=active)
+        new_pid = node.exec(["systemctl", "show", "-p", "MainPID", "--value", "named"]).stdout.strip()
+        if counts.get("named") and new_pid not in ("", "0", pid):
+            break
+        time.sleep(1)
+    assert pair.fail_counts(healthy, via=active).get("named") == 1
+    assert pair.wait_group_started(healthy, timeout=60) == active  # recovered in place, not moved
+    assert pair.probe_dns(healthy)
+
+
+def test_crash_of_the_active_node(healthy):
+    active = pair.active_node(healthy)
+    survivor = pair.other(healthy, active)
+    assert pair.sql(healthy, "CREATE TABLE IF NOT EXISTS ha_crash (id INTEGER)").returncode == 0
+    marker = str(int(time.time()))
+    assert pair.sql(healthy, "INSERT INTO ha_crash VALUES (%s)" % marker).returncode == 0
+    fences_before = len(pair.fence_history(healthy, survivor))
+    crashed_at = time.monotonic()
+    healthy.crash(active)
+    assert pair.wait_group_started(healthy, on=survivor, via=survivor, timeout=120) == survivor
+    answers = pair.first_answers(healthy, crashed_at, timeout=120)
+    assert all(answers.values()), answers
+    fences = pair.fence_history(healthy, survivor)
+    assert len(fences) > fences_before
+    assert fences[-1]["target"] == active and fences[-1]["status"] == "success"
+    assert marker in pair.sql(healthy, "SELECT id FROM ha_crash").stdout  # committed before the crash
+
+    # The fenced node comes back (its virtual BMC powers it on): it rejoins, does not take
+    # the group back, and shows neither the VIP nor links left from before the crash.
+    end = time.monotonic() + 120
+    while sorted(pair.online(healthy, via=survivor)) != sorted(healthy.cfg.node_names):
+        assert time.monotonic() < end, "the fenced node did not rejoin"
+        time.sleep(1)
+    time.sleep(5)  # let the rejoined node's probes finish
+    assert pair.active_node(healthy, via=survivor) == survivor
+    returned = healthy.node(active)
+    assert healthy.cfg.vip + "/" not in returned.exec(["ip", "-o", "addr"]).stdout
+    for path in ("/install", "/etc/xcat", "/var/lib/postgresql"):
+        assert returned.exec(["test", "-L", path]).returncode != 0, path
+    log_text = healthy.node(survivor).exec(["grep", "-c", "active on 2 nodes",
+                                            "/var/log/pacemaker/pacemaker.log"]).stdout.strip()
+    assert log_text in ("", "0")
+    assert_all_services_answer(healthy)

@@ -1,0 +1,244 @@
+"""The HA pair in the lab: two nodes with (stand-in) xCAT on the shared data, a real
+cluster with fencing, the group applied from cluster-config/, and the probes that
+check from the client namespace that every service answers through the VIP.
+
+Shared by the cluster tests, make demo, make bench and make faults.
+"""
+import concurrent.futures
+import json
+import re
+import time
+from pathlib import Path
+
+from . import xcat
+from .config import LabConfig
+from .lab import Lab
+from .util import log
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER_CONFIG = REPO / "cluster-config" / "xcatha.conf"
+NODE_CONFIG = "/etc/xcatha/cluster.conf"
+GROUP = "xcatmn"
+MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
+SERVICES = ("vip", "xcatd", "dns", "dhcp", "sql")
+
+
+def new_lab():
+    return Lab(LabConfig(binds=xcat.standin_binds()))
+
+
+def build(lab, engine="postgresql"):
+    """From nothing to the group running: nodes, shared data, xCAT (standby host2 first,
+    as the seed's setup does), the cluster with fencing, the configuration applied."""
+    started = time.monotonic()
+    lab.up(nodes=lab.cfg.node_names, cluster=True, bmcs=True)
+    xcat.seed_shared_data(lab, engine)
+    for name in reversed(lab.cfg.node_names):
+        xcat.install_xcat(lab, name, engine)
+    first = lab.node(lab.cfg.node_names[0])
+    text = CLUSTER_CONFIG.read_text()
+    for name in lab.cfg.node_names:
+        node = lab.node(name)
+        node.exec(["install", "-D", "-m", "0600", "/dev/stdin", NODE_CONFIG], input=text, check=True)
+        node.exec(["systemctl", "enable", "xcatha-boot-cleanup.service"], check=True)
+    xcat.check(first.exec(["xcatha", "cluster-config", "apply", "-c", NODE_CONFIG], timeout=300),
+               "xcatha cluster-config apply")
+    wait_group_started(lab, timeout=180)
+    log.info("pair: built in %.1f s; group on %s", time.monotonic() - started, active_node(lab))
+
+
+# ---------------------------------------------------------------- cluster state
+def any_running_node(lab, exclude=()):
+    for name in lab.cfg.node_names:
+        node = lab.node(name)
+        if name not in exclude and node.running:
+            return node
+    raise RuntimeError("no lab node is running")
+
+
+def crm_mon(lab, via=None):
+    """The cluster state as crm_mon's XML, asked on a running node."""
+    import xml.etree.ElementTree as ET
+    node = lab.node(via) if via else any_running_node(lab)
+    result = node.exec(["crm_mon", "--one-shot", "--output-as=xml"], timeout=30)
+    return ET.fromstring(result.stdout) if result.returncode == 0 else None
+
+
+def group_locations(lab, via=None):
+    """{resource: [nodes where it is active]} for the group's members."""
+    root = crm_mon(lab, via)
+    found = {name: [] for name in MEMBERS}
+    if root is None:
+        return found
+    for resource in root.iter("resource"):
+        if resource.get("id") in found and resource.get("active") == "true":
+            found[resource.get("id")] = [n.get("name") for n in resource.iter("node")]
+    return found
+
+
+def active_node(lab, via=None):
+    """The node where every member of the group runs, or None."""
+    locations = group_locations(lab, via)
+    nodes = {tuple(where) for where in locations.values()}
+    if len(nodes) == 1:
+        where = nodes.pop()
+        if len(where) == 1:
+            return where[0]
+    return None
+
+
+def wait_group_started(lab, timeout=120, on=None, via=None):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        where = active_node(lab, via)
+        if where and (on is None or where == on):
+            return where
+        time.sleep(0.5)
+    raise TimeoutError("group %s not started%s within %.0fs: %s" % (
+        GROUP, " on %s" % on if on else "", timeout, group_locations(lab, via)))
+
+
+def other(lab, name):
+    return next(n for n in lab.cfg.node_names if n != name)
+
+
+# ---------------------------------------------------------------- service probes (from the client)
+def cfgloc(lab):
+    text = (lab.cfg.shared_data / "etc/xcat/cfgloc").read_text().strip()
+    dsn, user, password = text.split("|", 2)
+    return dsn.split(":", 1)[0], user, password
+
+
+def probe_vip(lab):
+    return lab.client_exec(["ping", "-c", "1", "-W", "1", lab.cfg.vip], timeout=5).returncode == 0
+
+
+def probe_xcatd(lab):
+    code = "import socket,sys; socket.create_connection((sys.argv[1], 3001), timeout=1).close()"
+    return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip], timeout=5).returncode == 0
+
+
+def probe_dns(lab):
+    name = "%s.%s" % (lab.cfg.vip_name, lab.cfg.domain)
+    result = lab.client_exec(["dig", "+short", "+time=1", "+tries=1", "@" + lab.cfg.vip, name, "A"], timeout=5)
+    return result.returncode == 0 and result.stdout.split() == [lab.cfg.vip]
+
+
+DHCLIENT_CONF = "timeout 4;\nretry 1;\ninitial-interval 1;\n"
+
+
+def probe_dhcp(lab):
+    """A DHCP offer for the client's MAC (a fresh DISCOVER, no remembered lease)."""
+    directory = Path("/run/xcatha-lab-dhcp")
+    directory.mkdir(exist_ok=True)
+    conf, leases, pidfile = directory / "dhclient.conf", directory / "leases", directory / "pid"
+    conf.write_text(DHCLIENT_CONF)
+    if leases.exists():
+        leases.unlink()
+    result = lab.client_exec(["dhclient", "-1", "-v", "-cf", str(conf), "-sf", "/bin/true", "-lf", str(leases),
+                              "-pf", str(pidfile), "eth1"], timeout=15)
+    lab.client_exec(["dhclient", "-x", "-pf", str(pidfile)], timeout=10)
+    return "DHCPOFFER of" in result.stderr
+
+
+def probe_sql(lab, statement="SELECT count(*) FROM site"):
+    result = sql(lab, statement)
+    return result.returncode == 0 and result.stdout.strip() != ""
+
+
+def sql(lab, statement):
+    """SQL on xcatdb through the VIP with cfgloc's credentials, from the client."""
+    prefix, user, password = cfgloc(lab)
+    if prefix == "Pg":
+        argv = ["psql", "-X", "-w", "-At", "-h", lab.cfg.vip, "-U", user, "-d", "xcatdb", "-c", statement]
+        env = {"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "2"}
+    else:
+        argv = ["mariadb", "--connect-timeout=2", "-h", lab.cfg.vip, "-u", user, "-D", "xcatdb", "-N", "-B",
+                "-e", statement]
+        env = {"MYSQL_PWD": password}
+    return lab.client_exec(argv, env=env, timeout=10)
+
+
+PROBES = {"vip": probe_vip, "xcatd": probe_xcatd, "dns": probe_dns, "dhcp": probe_dhcp, "sql": probe_sql}
+
+
+def services_answer(lab):
+    """{service: bool}, all probed at once."""
+    with concurrent.futures.ThreadPoolExecutor(len(PROBES)) as pool:
+        futures = {name: pool.submit(probe, lab) for name, probe in PROBES.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def first_answers(lab, since, timeout=120):
+    """Poll every probe until it answers; {service: seconds after `since` (monotonic) or None}."""
+    def watch(name):
+        probe = PROBES[name]
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                if probe(lab):
+                    return time.monotonic() - since
+            except Exception as error:  # noqa: BLE001 - a probe may fail while the node reboots
+                log.debug("probe %s: %s", name, error)
+            time.sleep(0.1)
+        return None
+    with concurrent.futures.ThreadPoolExecutor(len(PROBES)) as pool:
+        futures = {name: pool.submit(watch, name) for name in PROBES}
+        return {name: future.result() for name, future in futures.items()}
+
+
+# ---------------------------------------------------------------- events from the cluster's own logs
+LOG_LINE = re.compile(r"^(\w{3} \d+ \d\d:\d\d:\d\d(?:\.\d+)?) (\S+) .*?(Result of (start|stop) operation for "
+                      r"(\S+) on (\S+): (\w+)|Operation '?(\w+)'? (?:\[\d+\] )?targeting (\S+) .*?: (OK|\w+))")
+
+
+def fence_history(lab, via):
+    result = lab.node(via).exec(["stonith_admin", "--history", "*", "--output-as=xml"], timeout=30)
+    events = []
+    if result.returncode != 0:
+        return events
+    import xml.etree.ElementTree as ET
+    for event in ET.fromstring(result.stdout).iter("fence_event"):
+        events.append({"target": event.get("target"), "action": event.get("action"),
+                       "status": event.get("status"), "completed": event.get("completed")})
+    return events
+
+
+def summary_json(values):
+    return json.dumps(values, sort_keys=False)
+
+
+def online(lab, via=None):
+    root = crm_mon(lab, via)
+    if root is None:
+        return []
+    return [n.get("name") for n in root.iter("node") if n.get("online") == "true"]
+
+
+def wait_healthy(lab, timeout=180):
+    """Both nodes online, the group started on one, failures cleaned up: a known state to start from."""
+    end = time.monotonic() + timeout
+    for name in lab.cfg.node_names:
+        if not lab.node(name).running:
+            lab.boot(name)
+    cleaned = False
+    while time.monotonic() < end:
+        if sorted(online(lab)) == sorted(lab.cfg.node_names) and active_node(lab):
+            if cleaned:
+                return active_node(lab)
+            # forget old failures; the cleanup re-probes the group, so wait for it again
+            any_running_node(lab).exec(["crm_resource", "--cleanup", "--resource", GROUP], timeout=60)
+            cleaned = True
+        time.sleep(1)
+    raise TimeoutError("the pair did not become healthy: online=%s group=%s" % (online(lab), group_locations(lab)))
+
+
+def fail_counts(lab, via=None):
+    root = crm_mon(lab, via)
+    counts = {}
+    if root is not None:
+        for history in root.iter("resource_history"):
+            count = int(history.get("fail-count", "0") or 0)
+            if count:
+                counts[history.get("id")] = count
+    return counts
