@@ -23,10 +23,9 @@ APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps
-TEST_PIP    := pytest hypothesis pyghmi ruff vermin matplotlib
+TEST_PIP    := pytest hypothesis pyghmi ruff vermin
 
-.PHONY: all deps install uninstall venv lint unit test test-agents test-cluster \
-        demo lab-down bench faults clean
+.PHONY: all deps install uninstall venv lint unit test demo lab-down lab-shell bench faults clean
 
 all: install
 
@@ -86,10 +85,16 @@ test: deps install venv lint
 	$(VENV)/bin/pytest -q tests $(PYTEST_ARGS)
 
 demo: deps install venv
-	$(TESTPY) -m lab.demo
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab.demo
 
-lab-down: venv
-	$(TESTPY) -m lab down
+# The lab's own code needs only the standard library: tear down even without .venv.
+lab-down:
+	PYTHONPATH=$(CURDIR)/tests $(if $(wildcard $(VENV)/bin/python),$(TESTPY),$(PYTHON)) -m lab down
+
+NODE ?= host1
+lab-shell:
+	@if [ "$(NODE)" = client ]; then ip netns exec xha-client bash; \
+	else PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab shell $(NODE); fi
 
 bench: deps install venv
 	$(TESTPY) -m bench --trials $(TRIALS)

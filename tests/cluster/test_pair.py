@@ -2,7 +2,7 @@
 import time
 
 from lab import pair
-from lab.pair import GROUP, MEMBERS
+from lab.pair import MEMBERS
 
 
 def pcs(lab, node, *args, timeout=180):
@@ -41,13 +41,10 @@ def test_planned_move_both_ways(healthy):
     for _ in range(2):
         active = pair.active_node(healthy)
         target = pair.other(healthy, active)
-        started = time.monotonic()
-        result = pcs(healthy, active, "resource", "move", GROUP, target, "--wait=180")
+        answers, result = pair.planned_move(healthy, target)
         assert result.returncode == 0, result.stderr
-        assert pair.wait_group_started(healthy, on=target, timeout=120) == target
-        answers = pair.first_answers(healthy, started, timeout=60)
         assert all(answers.values()), answers
-        assert pcs(healthy, target, "resource", "clear", GROUP).returncode == 0
+        assert pair.wait_group_started(healthy, on=target, timeout=60) == target
         assert "cli-prefer" not in pcs(healthy, target, "constraint", "--full").stdout
         # the old node is clean: no VIP, no links
         old = healthy.node(active)

@@ -102,6 +102,25 @@ def other(lab, name):
     return next(n for n in lab.cfg.node_names if n != name)
 
 
+def planned_move(lab, target, timeout=180):
+    """`pcs resource move` to target, then `pcs resource clear`; returns
+    ({service: seconds until it answered from target}, pcs result)."""
+    import threading
+    source = other(lab, target)
+    outcome = {}
+
+    def move():
+        outcome["result"] = lab.node(source).exec(["pcs", "resource", "move", GROUP, target,
+                                                   "--wait=%d" % timeout], timeout=timeout + 30)
+    started = time.monotonic()
+    mover = threading.Thread(target=move)
+    mover.start()
+    answers = first_answers(lab, started, timeout=timeout, on=target)
+    mover.join()
+    lab.node(target).exec(["pcs", "resource", "clear", GROUP], timeout=60)
+    return answers, outcome["result"]
+
+
 # ---------------------------------------------------------------- service probes (from the client)
 def cfgloc(lab):
     text = (lab.cfg.shared_data / "etc/xcat/cfgloc").read_text().strip()
@@ -169,14 +188,23 @@ def services_answer(lab):
         return {name: future.result() for name, future in futures.items()}
 
 
-def first_answers(lab, since, timeout=120):
-    """Poll every probe until it answers; {service: seconds after `since` (monotonic) or None}."""
+def vip_on(lab, name):
+    node = lab.node(name)
+    if not node.running:
+        return False
+    return (" %s/" % lab.cfg.vip) in node.exec(["ip", "-o", "-4", "addr", "show"], timeout=10).stdout
+
+
+def first_answers(lab, since, timeout=120, on=None):
+    """Poll every probe until it answers; {service: seconds after `since` (monotonic) or None}.
+    With on=node, an answer counts only once the VIP is on that node (during a planned
+    move the old node answers until it lets go)."""
     def watch(name):
         probe = PROBES[name]
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
-                if probe(lab):
+                if (on is None or vip_on(lab, on)) and probe(lab):
                     return time.monotonic() - since
             except Exception as error:  # noqa: BLE001 - a probe may fail while the node reboots
                 log.debug("probe %s: %s", name, error)
@@ -242,3 +270,35 @@ def fail_counts(lab, via=None):
             if count:
                 counts[history.get("id")] = count
     return counts
+
+
+PACEMAKER_LOG = "/var/log/pacemaker/pacemaker.log"
+EVENT_PATTERNS = (
+    (re.compile(r"Requesting fencing \((\w+)\) of node (\S+)"), "fencing of {1} requested"),
+    (re.compile(r"Operation '?(\w+)'? targeting (\S+) by \S+ for \S+: OK"), "{1} fenced ({0})"),
+    (re.compile(r"Result of (start|stop) operation for (\S+) on (\S+): (\w+)"), "{1} {0} on {2}: {3}"),
+    (re.compile(r"Node (\S+) state is now lost"), "{0} lost"),
+)
+
+
+def cluster_events(lab, via, since):
+    """(epoch seconds, event) from a node's pacemaker.log, after `since` (epoch seconds)."""
+    import datetime
+    text = lab.node(via).exec(["cat", PACEMAKER_LOG], timeout=30).stdout
+    year = datetime.date.today().year
+    events, seen = [], set()
+    for line in text.splitlines():
+        for pattern, template in EVENT_PATTERNS:
+            match = pattern.search(line)
+            if not match:
+                continue
+            try:
+                stamp = datetime.datetime.strptime("%d %s" % (year, line[:19]), "%Y %b %d %H:%M:%S.%f").timestamp()
+            except ValueError:
+                continue
+            event = template.format(*match.groups())
+            if stamp >= since and (event, round(stamp, 1)) not in seen:
+                seen.add((event, round(stamp, 1)))
+                events.append((stamp, event))
+            break
+    return sorted(events)
