@@ -6,6 +6,7 @@ one-line reason on failure.
 """
 import os
 import sys
+import time
 
 import click
 
@@ -23,21 +24,175 @@ class Failure(click.ClickException):
         click.echo("xcatha: error: %s" % log.redact(self.message), err=True)
 
 
-def _setup_logging():
-    logfile = LOG_FILE
+def _open_log(dry_run=False):
+    """Log to LOG_FILE as well; a dry run writes nothing at all, not even its log."""
+    log.configure(tag="xcatha", level=INFO, to_stderr=False)
+    if dry_run:
+        return
     try:
-        os.makedirs(os.path.dirname(logfile), exist_ok=True)
+        os.makedirs(os.path.dirname(LOG_FILE), exist_ok=True)
     except OSError:
-        logfile = None
-    log.configure(tag="xcatha", level=INFO, logfile=logfile, to_stderr=False)
+        return
+    log.configure(logfile=LOG_FILE)
+    log.info("xcatha %s", " ".join(sys.argv[1:]))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="xcatha")
 def main():
     """High availability for the xCAT management node (Pacemaker agents, setup and failover)."""
-    _setup_logging()
-    log.info("xcatha %s", " ".join(sys.argv[1:]))
+
+
+_last_progress = [0.0]
+
+
+def _say(text="", progress=False):
+    """Tell the admin what happens: lines go to the terminal and the log; progress only to the
+    terminal (rewritten in place on a terminal, one line every few seconds into a pipe)."""
+    if progress:
+        if sys.stdout.isatty():
+            sys.stdout.write(text)
+        else:
+            latest = [part.strip() for part in text.replace("\n", "\r").split("\r") if part.strip()]
+            now = time.monotonic()
+            if latest and now - _last_progress[0] >= 5:
+                _last_progress[0] = now
+                sys.stdout.write("    " + latest[-1] + "\n")
+        sys.stdout.flush()
+        return
+    if text:
+        log.info("%s", text)
+    click.echo(text)
+
+
+def _load(path, dry_run=False):
+    """The pair's config file; every command starts here, so this also opens the log."""
+    from xcatha import cluster_config
+    _open_log(dry_run)
+    try:
+        return cluster_config.load(path)
+    except cluster_config.ConfigError as error:
+        raise Failure(str(error)) from None
+
+
+def _failures():
+    """The exceptions a command turns into one line and exit status 1."""
+    from xcatha import activation, cluster_config, pair_setup
+    from xcatha.ocf import OcfError
+    return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, OcfError, OSError)
+
+
+def _guarded(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except _failures() as error:
+        raise Failure(getattr(error, "reason", None) or str(error)) from None
+
+
+config_option = click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
+                             help="The pair's config file (VIP, shared dir, database, console, nodes).")
+dry_run_option = click.option("--dry-run", is_flag=True, help="Print the plan; change nothing, write nothing.")
+force_option = click.option("--force", is_flag=True, help="Act even though Pacemaker manages the group.")
+
+
+@main.group("setup")
+def setup_group():
+    """Set up the HA pair in steps you can run and re-run.
+
+    \b
+    Neither host has xCAT yet (host2, the standby, first; then host1):
+      xcatha setup begin; install xCAT; xcatha setup finish
+    host1 already runs xCAT:
+      on host1: xcatha setup convert --new-ip ADDRESS/PREFIX
+      on host2: xcatha setup begin; install xCAT; xcatha setup finish
+      on host1: xcatha activate
+    """
+
+
+@setup_group.command("begin")
+@config_option
+@dry_run_option
+def setup_begin(path, dry_run):
+    """VIP and its hostname up, the shared data seeded, the links made: ready to install xCAT."""
+    from xcatha import pair_setup
+    _guarded(pair_setup.begin, _load(path, dry_run), _say, dry_run=dry_run)
+
+
+@setup_group.command("finish")
+@config_option
+@dry_run_option
+def setup_finish(path, dry_run):
+    """Check the DB type, disable the services at boot, deactivate this host."""
+    from xcatha import pair_setup
+    _guarded(pair_setup.finish, _load(path, dry_run), _say, dry_run=dry_run)
+
+
+@setup_group.command("convert")
+@config_option
+@dry_run_option
+@click.option("--new-ip", required=True, help="This host's new own address, e.g. 192.0.2.21/24; its "
+              "current address becomes the VIP.")
+@click.option("--bwlimit", help="Limit the copy's bandwidth (rsync --bwlimit, e.g. 50M).")
+def setup_convert(path, dry_run, new_ip, bwlimit):
+    """Turn the running MN into host1 of the pair: copy its data into the shared dir and link it."""
+    from xcatha import pair_setup
+    _guarded(pair_setup.convert, _load(path, dry_run), new_ip, _say, dry_run=dry_run, bwlimit=bwlimit)
+
+
+@main.command("activate")
+@config_option
+@dry_run_option
+@force_option
+def activate(path, dry_run, force):
+    """Make this host the MN: VIP, hostname, links, database, xcatd, named, DHCP, console."""
+    from xcatha import activation
+    _guarded(activation.activate, _load(path, dry_run), _say, dry_run=dry_run, force=force, logfile=LOG_FILE)
+    if not dry_run:
+        _say("This host is the active MN.")
+
+
+@main.command("deactivate")
+@config_option
+@dry_run_option
+@force_option
+def deactivate(path, dry_run, force):
+    """Stop being the MN: services stopped, links removed, hostname restored, VIP removed; verified."""
+    from xcatha import activation
+    _guarded(activation.deactivate, _load(path, dry_run), _say, dry_run=dry_run, force=force, logfile=LOG_FILE)
+    if not dry_run:
+        _say("This host is a clean standby.")
+
+
+@main.command("status")
+@config_option
+def status(path):
+    """One table of both hosts: VIP, links, services, boot-enabled units, failed actions."""
+    from xcatha import status as status_module
+    _say(status_module.render(*_guarded(status_module.collect, _load(path))))
+
+
+@main.command("check")
+@config_option
+def check(path):
+    """Preflight of the pair, with a fix for each finding."""
+    from xcatha import preflight
+    findings = _guarded(preflight.check, _load(path))
+    for finding in findings:
+        _say(finding.render())
+    failed = [f for f in findings if f.level == preflight.FAIL]
+    if failed:
+        raise Failure("%d check(s) failed" % len(failed))
+
+
+def activate_main():
+    """activate-xcatmn: the seed's name for `xcatha activate`."""
+    sys.argv[0] = "activate-xcatmn"
+    main(args=["activate", *sys.argv[1:]], prog_name="activate-xcatmn")
+
+
+def deactivate_main():
+    """deactivate-xcatmn: the seed's name for `xcatha deactivate`."""
+    main(args=["deactivate", *sys.argv[1:]], prog_name="deactivate-xcatmn")
 
 
 @main.group("cluster-config")
@@ -46,44 +201,32 @@ def cluster_config_group():
 
 
 @cluster_config_group.command("apply")
-@click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
-              help="The pair's config file.")
+@config_option
 @click.option("--dry-run", is_flag=True, help="Print the CIB difference and change nothing.")
 def cluster_config_apply(path, dry_run):
     """Render with pcs -f on a copy of the live CIB, diff with crm_diff, push with cibadmin --patch."""
     from xcatha import cluster_config
-    try:
-        cluster_config.apply(cluster_config.load(path), dry_run=dry_run, out=click.echo)
-    except cluster_config.ConfigError as error:
-        raise Failure(str(error)) from None
+    _guarded(cluster_config.apply, _load(path, dry_run), dry_run=dry_run, out=click.echo)
 
 
 @cluster_config_group.command("export")
-@click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
-              help="The pair's config file.")
+@config_option
 def cluster_config_export(path):
     """Print the same configuration as a pcs script."""
     from xcatha import cluster_config
-    try:
-        click.echo(cluster_config.export_script(cluster_config.load(path)), nl=False)
-    except cluster_config.ConfigError as error:
-        raise Failure(str(error)) from None
+    click.echo(_guarded(cluster_config.export_script, _load(path)), nl=False)
 
 
 @main.command("boot-cleanup")
-@click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
-              help="The pair's config file (for the shared directory and the database engine).")
+@config_option
 def boot_cleanup(path):
     """Remove links into the shared data that a crash left behind (run at boot, before the cluster).
 
     Only links that point into the shared directory are removed, and originals that
     were moved aside are put back; nothing else is touched.
     """
-    from xcatha import cluster_config, shared_data
-    try:
-        config = cluster_config.load(path)
-    except cluster_config.ConfigError as error:
-        raise Failure(str(error)) from None
+    from xcatha import shared_data
+    config = _load(path)
     shared_dir = config.get("shared", "dir")
     dirs = shared_data.default_dirs(config.get("database", "engine"))
     stale = [d for d in dirs if shared_data.link_points_into(d, shared_dir)]

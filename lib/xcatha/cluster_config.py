@@ -99,6 +99,42 @@ def _check_address(path, section, key, value):
 SECRET_FENCE_KEYS = ("password",)
 
 
+def resource_params(config):
+    """The group's members in start order with their agents' parameters: what the cluster
+    runs and what `xcatha activate` runs by hand."""
+    vip = config.values["vip"]
+    engine = config.get("database", "engine")
+    shared = {"shared_dir": config.get("shared", "dir"), "engine": engine}
+    if config.get("shared", "require_mount"):
+        shared["require_mount"] = config.get("shared", "require_mount")
+    vip_params = {"ip": vip["ip"], "hostname": vip["hostname"]}
+    vip_params.update({key: vip[key] for key in ("cidr_netmask", "nic") if vip.get(key)})
+    return {
+        "vip": vip_params,
+        "shared-data": shared,
+        "db": {"engine": engine},
+        "xcatd": {},
+        "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
+        "dhcpd": {},
+        "conserver": {"console": config.get("console", "type")},
+    }
+
+
+def local_node(config, addresses, hostname):
+    """This host's [node NAME] section: by an address it holds, else by its own name."""
+    for node in config.nodes:
+        if node.address in addresses:
+            return node
+    for node in config.nodes:
+        if node.name == hostname:
+            return node
+    raise ConfigError("this host (%s) is none of the nodes in %s" % (hostname, config.path))
+
+
+def peer_of(config, node):
+    return next(other for other in config.nodes if other is not node)
+
+
 def fence_options(node):
     """The fence agent's options from fence_* keys, without the agent itself and the delay."""
     return {key: value for key, value in node.fence.items() if key not in ("agent", "delay")}
@@ -116,20 +152,9 @@ def pcs_commands(config, with_secrets=True):
         commands.append(["stonith", "create", node.fence_id, node.fence["agent"], *options,
                          "pcmk_host_list=%s" % node.name, "op", "monitor", "interval=60s"])
         commands.append(["constraint", "location", node.fence_id, "avoids", node.name])
-    vip = config.values["vip"]
-    members = {
-        "vip": ["ip=" + vip["ip"], "hostname=" + vip["hostname"]]
-        + ["%s=%s" % (key, vip[key]) for key in ("cidr_netmask", "nic") if vip.get(key)],
-        "shared-data": ["shared_dir=" + config.get("shared", "dir"), "engine=" + config.get("database", "engine")]
-        + ["require_mount=%s" % value for value in [config.get("shared", "require_mount")] if value],
-        "db": ["engine=" + config.get("database", "engine")],
-        "xcatd": [],
-        "named": ["ip=" + vip["ip"], "hostname=" + vip["fqdn"]],
-        "dhcpd": [],
-        "conserver": ["console=" + config.get("console", "type")],
-    }
-    for name in MEMBERS:
-        commands.append(["resource", "create", name, "ocf:xcat:" + name, *members[name], "--group", GROUP])
+    for name, params in resource_params(config).items():
+        options = ["%s=%s" % item for item in params.items()]
+        commands.append(["resource", "create", name, "ocf:xcat:" + name, *options, "--group", GROUP])
     commands.append(["resource", "meta", GROUP,
                      "resource-stickiness=%s" % timings.get("resource_stickiness", "100"),
                      "migration-threshold=%s" % timings.get("migration_threshold", "3"),

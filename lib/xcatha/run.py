@@ -111,3 +111,37 @@ def spawn(argv, *, env=None):
                                stderr=subprocess.DEVNULL, env=_environment(env), close_fds=True)
     log.debug("spawn: %s (pid %d)", log.redact(" ".join(argv)), process.pid)
     return process.pid
+
+
+def stream(argv, on_output, *, timeout=None, env=None):
+    """Run argv and hand its output to on_output(text) as it comes (a progress display).
+
+    stdout and stderr are merged.  Returns the exit status; raises CommandTimeout.
+    """
+    argv = _checked_argv(argv)
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=_environment(env), close_fds=True)
+    import select
+    try:
+        while True:
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise CommandTimeout("%s did not finish within %.0fs" % (argv[0], timeout))
+            if not select.select([process.stdout], [], [], 1.0)[0]:
+                continue
+            chunk = process.stdout.read1(4096)
+            if not chunk:
+                break
+            on_output(log.redact(chunk.decode("utf-8", "replace")))
+        rc = process.wait()
+    finally:
+        process.stdout.close()
+        if process.poll() is None:  # interrupted: let it clean up (rsync keeps its partial file)
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    log.info("run: %s -> rc=%d in %.1fs", log.redact(" ".join(argv)), rc, time.monotonic() - started)
+    return rc

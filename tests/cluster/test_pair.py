@@ -37,6 +37,21 @@ def test_force_check_answers_running_here_and_stopped_there(healthy):
         assert there.returncode == 7, (name, there.stdout, there.stderr)
 
 
+def test_cli_defers_to_the_cluster(healthy):
+    active = pair.active_node(healthy)
+    node = healthy.node(active)
+    for command in ("activate", "deactivate"):
+        result = node.exec(["xcatha", command], timeout=120)
+        assert result.returncode == 1 and "pcs resource move" in result.stderr, result.stderr
+    status = node.exec(["xcatha", "status"], timeout=120)
+    assert status.returncode == 0 and "(cluster view)" in status.stdout
+    assert all(line.split()[1] == "started" for line in status.stdout.splitlines()[1:8]), status.stdout
+    for name in healthy.cfg.node_names:  # each host records its versions; the second one compares
+        result = healthy.node(name).exec(["xcatha", "check"], timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert "is the same on both hosts" in result.stdout and "two_node is set" in result.stdout
+
+
 def test_planned_move_both_ways(healthy):
     for _ in range(2):
         active = pair.active_node(healthy)

@@ -1,0 +1,231 @@
+"""xcatha check: a preflight of the pair, each finding with the fix.
+
+What can only be seen on the other host (its xCAT and database versions) is compared
+through the cluster: each host records its versions as permanent node attributes in
+the CIB when it runs the check.
+"""
+import glob
+import ipaddress
+import os
+import socket
+
+from xcatha import activation, cluster_config, db, run, shared_data, units, vip, xcat
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+class Finding:
+    __slots__ = ("level", "what", "fix")
+
+    def __init__(self, level, what, fix=""):
+        self.level, self.what, self.fix = level, what, fix
+
+    def render(self):
+        text = "[%-4s] %s" % (self.level, self.what)
+        return text + ("\n       fix: %s" % self.fix if self.fix else "")
+
+
+def check(config):
+    findings = []
+    add = findings.append
+    me = cluster_config.local_node(config, _addresses(), vip.static_hostname() or socket.gethostname())
+    peer = cluster_config.peer_of(config, me)
+    address = ipaddress.ip_address(config.get("vip", "ip"))
+    shared_dir = config.get("shared", "dir")
+
+    # shared data: present, mounted, safe, writable
+    require_mount = config.get("shared", "require_mount", "true").lower() in ("1", "true", "yes", "on")
+    try:
+        shared_data.check_shared_dir(shared_dir, require_mount)
+        probe = os.path.join(shared_dir, ".xcatha-check-%s" % me.name)
+        with open(probe, "w", encoding="ascii") as stream:
+            stream.write("ok\n")
+        os.unlink(probe)
+        add(Finding(OK, "%s is mounted and writable here, owned by root, not group/world-writable" % shared_dir))
+    except (shared_data.OcfError, OSError) as error:
+        add(Finding(FAIL, "shared data %s: %s" % (shared_dir, getattr(error, "reason", error)),
+                    "mount the shared storage at %s on both hosts (root:root, mode 0755)" % shared_dir))
+
+    # this host's own address must not be the VIP (left over from converting a running MN)
+    if me.address == str(address):
+        add(Finding(FAIL, "%s's own address in %s is the VIP" % (me.name, config.path),
+                    "give the host an address of its own (xcatha setup convert --new-ip)"))
+
+    # cfgloc host= and site.master are the VIP
+    cfgloc_path = shared_data.target_of(shared_dir, "/etc/xcat") + "/cfgloc"
+    try:
+        cfgloc = db.check_engine(config.get("database", "engine"), cfgloc_path)
+        if cfgloc is None:
+            add(Finding(OK, "database: SQLite, as configured"))
+        elif cfgloc.host == str(address):
+            add(Finding(OK, "cfgloc: %s at host=%s (the VIP)" % (cfgloc.engine, cfgloc.host)))
+        else:
+            add(Finding(FAIL, "cfgloc says host=%s, not the VIP %s" % (cfgloc.host, address),
+                        "rerun pgsqlsetup/mysqlsetup with the VIP, or edit %s" % cfgloc_path))
+    except db.OcfError as error:
+        add(Finding(FAIL, "database: %s" % error.reason, "fix [database] engine in %s or switch the database"
+                    % config.path))
+    findings.append(_site_master(address))
+
+    # services disabled at boot here
+    for _service, _unit, boot in activation.service_units(config):
+        enabled = units.enabled_units(boot)
+        if enabled:
+            add(Finding(FAIL, "%s enabled at boot on %s" % (" ".join(enabled), me.name),
+                        "systemctl disable %s (the cluster starts it)" % " ".join(enabled)))
+    if not any(f.what.endswith("enabled at boot on %s" % me.name) for f in findings):
+        add(Finding(OK, "the xCAT services are disabled at boot on %s" % me.name))
+    if units.enabled_units(["xcatha-boot-cleanup.service"]):
+        add(Finding(OK, "xcatha-boot-cleanup.service is enabled"))
+    else:
+        add(Finding(WARN, "xcatha-boot-cleanup.service is not enabled: links a crash leaves behind stay",
+                    "systemctl enable xcatha-boot-cleanup.service"))
+
+    # the VIP's hostname resolves to the VIP
+    for name in filter(None, (config.get("vip", "hostname"), config.get("vip", "fqdn"))):
+        try:
+            resolved = {info[4][0] for info in socket.getaddrinfo(name, None)}
+        except socket.gaierror:
+            resolved = set()
+        if str(address) in resolved:
+            add(Finding(OK, "%s resolves to the VIP" % name))
+        else:
+            add(Finding(FAIL, "%s does not resolve to the VIP %s (got %s)" % (name, address,
+                                                                          ", ".join(sorted(resolved)) or "nothing"),
+                        "add '%s %s' to /etc/hosts on both hosts" % (address, name)))
+
+    findings.extend(_cluster_checks(me, peer, config))
+    return findings
+
+
+def _addresses():
+    return {info.get("local") for link in vip.read_links() for info in link.get("addr_info", [])}
+
+
+def _site_master(address):
+    if not xcat.path_of("lsdef"):
+        return Finding(WARN, "site.master not checked: xCAT is not installed here")
+    try:
+        result = run.run([xcat.path_of("lsdef"), "-t", "site", "-i", "master"], env=xcat.environment(),
+                         timeout=30, quiet=True)
+    except run.CommandTimeout:
+        return Finding(WARN, "site.master not checked: lsdef timed out")
+    if not result.ok:
+        return Finding(OK, "site.master not checked here: xCAT is not active on this host (checked on the MN)")
+    masters = [line.split("=", 1)[1].strip() for line in result.stdout.splitlines() if "master=" in line]
+    if masters and masters[0] == str(address):
+        return Finding(OK, "site.master is the VIP")
+    return Finding(FAIL, "site.master is %s, not the VIP %s" % (masters[0] if masters else "unset", address),
+                   "chdef -t site master=%s" % address)
+
+
+SERVER_BINARIES = {
+    "postgresql": ["/usr/bin/postgres", "/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres"],
+    "mysql": ["/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mysqld"],
+}
+
+
+def _server_binary(engine):
+    for pattern in SERVER_BINARIES.get(engine, []):
+        for candidate in sorted(glob.glob(pattern), reverse=True):
+            if os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+def _versions(engine):
+    """The versions both hosts must share: xCAT's and the database server's."""
+    versions = {}
+    lsxcatd = xcat.path_of("lsxcatd")
+    if lsxcatd:
+        result = run.run([lsxcatd, "-v"], env=dict(xcat.environment(), XCATBYPASS="1"), timeout=30, quiet=True)
+        if result.ok and result.stdout.strip():
+            versions["xcat"] = result.stdout.strip().splitlines()[0]
+    binary = _server_binary(engine)
+    if binary:
+        result = run.run([binary, "--version"], timeout=10, quiet=True)
+        if result.ok:
+            versions[engine] = result.stdout.strip()
+    return versions
+
+
+def _fence_devices(cib_xml):
+    """{node: [fence device ids]} from the CIB's stonith primitives and their pcmk_host_list."""
+    import xml.etree.ElementTree as ET
+    devices = {}
+    root = ET.fromstring(cib_xml)  # noqa: S314 - our own cluster's CIB
+    for primitive in root.iter("primitive"):
+        if primitive.get("class") != "stonith":
+            continue
+        for nvpair in primitive.iter("nvpair"):
+            if nvpair.get("name") in ("pcmk_host_list", "pcmk_host_map"):
+                for host in nvpair.get("value", "").replace(",", " ").replace(";", " ").split():
+                    devices.setdefault(host.split(":")[0], []).append(primitive.get("id"))
+    return devices
+
+
+def _resource_active(resource):
+    result = run.run(["crm_resource", "--locate", "--resource", resource], timeout=30, quiet=True)
+    return result.ok and "is running on" in result.stdout
+
+
+def _cluster_checks(me, peer, config):
+    findings = []
+    try:
+        cib = run.run(["cibadmin", "--query"], timeout=30, quiet=True)
+    except (FileNotFoundError, run.CommandTimeout):
+        cib = None
+    if cib is None or not cib.ok:
+        findings.append(Finding(WARN, "no cluster runs here: fencing, two_node and the peer's versions not checked",
+                                "pcs host auth, pcs cluster setup --start, xcatha cluster-config apply"))
+        return findings
+    # record our versions, compare with the peer's
+    versions = _versions(config.get("database", "engine"))
+    for key, value in versions.items():
+        run.run(["crm_attribute", "--node", me.name, "--name", "xcatha-version-" + key, "--update", value,
+                 "--lifetime", "forever"], timeout=30, quiet=True)
+    for key, value in versions.items():
+        result = run.run(["crm_attribute", "--node", peer.name, "--name", "xcatha-version-" + key, "--query",
+                          "--quiet", "--lifetime", "forever"], timeout=30, quiet=True)
+        theirs = result.stdout.strip() if result.ok else ""
+        if not theirs:
+            findings.append(Finding(WARN, "%s version of %s unknown" % (key, peer.name),
+                                    "run xcatha check on %s too" % peer.name))
+        elif theirs != value:
+            findings.append(Finding(FAIL, "%s differs: %s has %s, %s has %s" % (key, me.name, value, peer.name, theirs),
+                                    "install the same %s version on both hosts" % key))
+        else:
+            findings.append(Finding(OK, "%s is the same on both hosts (%s)" % (key, value)))
+    # fencing configured and tested
+    enabled = run.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query",
+                       "--quiet"], timeout=30, quiet=True).stdout.strip()
+    if enabled in ("false", "0", "no", "off"):
+        findings.append(Finding(FAIL, "stonith-enabled is false: a failover could run the MN twice",
+                                "pcs property set stonith-enabled=true (with fence devices)"))
+    devices = _fence_devices(cib.stdout)
+    for node in (me, peer):
+        mine = devices.get(node.name, [])
+        if not mine:
+            findings.append(Finding(FAIL, "no fence device can fence %s" % node.name,
+                                    "xcatha cluster-config apply (fence_* keys in [node %s])" % node.name))
+            continue
+        running = [device for device in mine if _resource_active(device)]
+        if not running:
+            findings.append(Finding(FAIL, "the fence device of %s (%s) is not running: its BMC may be unreachable"
+                                    % (node.name, " ".join(mine)), "pcs status; check the BMC address and password"))
+            continue
+        history = run.run(["stonith_admin", "--history", node.name], timeout=30, quiet=True).stdout
+        if "successful" in history:
+            findings.append(Finding(OK, "%s can be fenced (%s) and has been, successfully" % (node.name,
+                                                                                          " ".join(running))))
+        else:
+            findings.append(Finding(WARN, "fencing of %s is configured (%s) but never tested" % (
+                node.name, " ".join(running)), "pcs stonith fence %s (reboots it) during a maintenance window"
+                % node.name))
+    two_node = run.run(["corosync-cmapctl", "-g", "quorum.two_node"], timeout=30, quiet=True)
+    if two_node.ok and two_node.stdout.strip().endswith("= 1"):
+        findings.append(Finding(OK, "corosync two_node is set"))
+    else:
+        findings.append(Finding(FAIL, "corosync two_node is not set: one host alone has no quorum",
+                                "pcs quorum update two_node=1 (cluster stopped), or set it in corosync.conf"))
+    return findings

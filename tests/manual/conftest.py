@@ -1,0 +1,63 @@
+"""Manual setup and failover with the xcatha CLI: two lab nodes, no cluster running the group."""
+import time
+
+import pytest
+
+from lab import pair, xcat
+
+
+class Manual:
+    def __init__(self, lab):
+        self.lab, self.cfg = lab, lab.cfg
+
+    def up(self):
+        self.lab.up(nodes=self.cfg.node_names)
+        text = pair.CLUSTER_CONFIG.read_text()
+        for name in self.cfg.node_names:
+            self.lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG],
+                                     input=text, check=True)
+
+    def x(self, node, *argv, timeout=600, check=True):
+        result = self.lab.node(node).exec(list(argv), timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError("%s on %s: rc %d\n%s\n%s" % (" ".join(argv), node, result.returncode,
+                                                             result.stdout[-3000:], result.stderr[-3000:]))
+        return result
+
+    def xcatha(self, node, *argv, **kwargs):
+        return self.x(node, "xcatha", *argv, **kwargs)
+
+    def install_xcat(self, node, extra=()):
+        """The admin installs xCAT (the stand-in): the database and tables on what /etc/xcat etc. point to."""
+        cfg = self.cfg
+        argv = [xcat.INSTALLER, "--db", "postgresql", "--master", cfg.vip, "--domain", cfg.domain,
+                "--network", "%s.0/24,range=%s.100-%s.150" % (cfg.net, cfg.net, cfg.net), *extra]
+        for name in cfg.node_names:
+            argv += ["--node", "%s=%s" % (name, cfg.node_ip(name))]
+        for name, octet, mac in xcat.COMPUTE_NODES:
+            argv += ["--node", "%s=%s.%d%s,console" % (name, cfg.net, octet, ",mac=" + mac if mac else "")]
+        return self.x(node, *argv)
+
+    def setup_fresh_pair(self):
+        """Scenario 1: neither host has xCAT; host2 (standby) first, then host1."""
+        for node in reversed(self.cfg.node_names):
+            self.xcatha(node, "setup", "begin")
+            self.install_xcat(node)
+            self.xcatha(node, "setup", "finish")
+
+    def answers(self):
+        return pair.services_answer(self.lab)
+
+
+@pytest.fixture(scope="package")
+def manual():
+    lab = pair.new_lab()
+    yield Manual(lab)
+    lab.down()
+
+
+def wait_until(predicate, timeout=30):
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.3)

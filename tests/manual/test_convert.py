@@ -1,0 +1,51 @@
+"""Setup scenario 2: host1 already runs xCAT on the address that becomes the VIP."""
+import pytest
+
+HOST1, HOST2 = "host1", "host2"
+DIGEST = "cd /install && find . -type f -print0 | sort -z | xargs -0 md5sum | md5sum"
+
+
+@pytest.fixture(scope="module")
+def running_mn(manual):
+    manual.up()
+    cfg = manual.cfg
+    host1 = manual.lab.node(HOST1)
+    host1.exec(["ip", "addr", "add", "%s/24" % cfg.vip, "dev", "eth0"], check=True)  # its address today
+    manual.install_xcat(HOST1, extra=["--start"])
+    host1.exec(["sh", "-c", "mkdir -p /install/netboot /tftpboot/xcat && for i in $(seq 1 12); do "
+                "head -c 5M /dev/urandom > /install/netboot/image$i.img; done && echo pxe > /tftpboot/xcat/x"],
+               check=True, timeout=120)
+    assert host1.exec(["systemctl", "is-active", "xcatd"]).stdout.strip() == "active"
+    return manual
+
+
+def test_convert_interrupted_resumed_verified_then_pair_completed(running_mn):
+    manual = running_mn
+    host1 = manual.lab.node(HOST1)
+    original = host1.exec(["sh", "-c", DIGEST]).stdout
+    # interrupted once: Ctrl-C (SIGINT) in the middle of the copy, throttled so it is still copying
+    interrupted = manual.x(HOST1, "timeout", "-s", "INT", "4", "xcatha", "setup", "convert",
+                           "--new-ip", "%s/24" % manual.cfg.node_ip(HOST1), "--bwlimit", "10M", check=False)
+    assert interrupted.returncode != 0
+    assert host1.exec(["test", "-L", "/install"]).returncode != 0  # nothing moved aside yet
+    partial = manual.cfg.shared_data / "install" / "netboot"
+    assert partial.is_dir() and len(list(partial.iterdir())) < 12
+    # resumed: the same command completes, verifies, links, and deactivates host1
+    done = manual.xcatha(HOST1, "setup", "convert", "--new-ip", "%s/24" % manual.cfg.node_ip(HOST1))
+    assert "/install: copied to /HA-data/install and verified" in done.stdout
+    assert "set up and deactivated" in done.stdout
+    assert manual.cfg.vip + "/" not in host1.exec(["ip", "-o", "addr"]).stdout  # the VIP left host1
+    # deactivated: the links are gone and host1's own directories are back, intact
+    assert host1.exec(["test", "-L", "/install"]).returncode != 0
+    assert host1.exec(["sh", "-c", DIGEST]).stdout == original
+    # host2 joins as standby, then host1 becomes the active MN again, with its data
+    manual.xcatha(HOST2, "setup", "begin")
+    manual.install_xcat(HOST2)
+    manual.xcatha(HOST2, "setup", "finish")
+    manual.xcatha(HOST1, "activate")
+    assert host1.exec(["sh", "-c", DIGEST]).stdout == original
+    assert all(manual.answers().values())
+    manual.xcatha(HOST1, "deactivate")
+    manual.xcatha(HOST2, "activate")
+    assert manual.lab.node(HOST2).exec(["sh", "-c", DIGEST]).stdout == original
+    assert all(manual.answers().values())

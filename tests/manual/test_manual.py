@@ -1,0 +1,122 @@
+"""xcatha setup / activate / deactivate by hand, as an admin without Pacemaker would use them."""
+import hashlib
+import os
+
+import pytest
+
+from .conftest import wait_until
+
+HOST1, HOST2 = "host1", "host2"
+
+
+@pytest.fixture(scope="module")
+def fresh_pair(manual):
+    manual.up()
+    manual.setup_fresh_pair()
+    return manual
+
+
+def node_state(manual, node):
+    """Every file the node has written (its own disk layer, /etc/hosts included) and the shared data,
+    with checksums, plus its addresses and hostname."""
+    files = []
+    for root in (manual.lab.node(node).upper, manual.cfg.shared_data):
+        for path in sorted(root.rglob("*")):
+            relative = str(path.relative_to(root))
+            if relative.startswith(("var/log/journal", "var/lib/systemd", "tmp/")) or path.is_socket():
+                continue
+            if path.is_symlink():
+                files.append((relative, "->", os.readlink(path)))
+            elif path.is_file():
+                files.append((relative, hashlib.md5(path.read_bytes()).hexdigest()))
+            else:
+                files.append((relative, "dir"))
+    n = manual.lab.node(node)
+    return set(files), n.exec(["ip", "-o", "addr"]).stdout, n.exec(["hostname"]).stdout
+
+
+def assert_unchanged(before, after, except_log=False):
+    changed = sorted(before[0] ^ after[0])
+    if except_log:  # a refused action still says so in its log
+        changed = [entry for entry in changed if entry[0] != "var/log/xcat/xcatha.log"]
+    assert changed == []
+    assert before[1:] == after[1:]
+
+
+def standby_is_clean(manual, node):
+    n = manual.lab.node(node)
+    assert manual.cfg.vip + "/" not in n.exec(["ip", "-o", "addr"]).stdout
+    assert n.exec(["hostname"]).stdout.strip() == node
+    for path in ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgresql"):
+        assert n.exec(["test", "-L", path]).returncode != 0, path
+    for unit in ("postgresql@15-main", "xcatd", "named", "isc-dhcp-server", "conserver-server"):
+        assert n.exec(["systemctl", "is-active", unit]).stdout.strip() != "active", unit
+        assert n.exec(["systemctl", "is-enabled", unit]).stdout.strip() not in ("enabled",), unit
+
+
+def test_setup_scenario_1_leaves_two_clean_standbys(fresh_pair):
+    for node in (HOST1, HOST2):
+        standby_is_clean(fresh_pair, node)
+        assert fresh_pair.x(node, "systemctl", "is-enabled", "xcatha-boot-cleanup").stdout.strip() == "enabled"
+    assert (fresh_pair.cfg.shared_data / "etc/xcat/cfgloc").exists()
+
+
+def test_failover_scenario_1_planned(fresh_pair):
+    out = fresh_pair.xcatha(HOST1, "activate").stdout
+    assert "This host is the active MN" in out
+    assert all(fresh_pair.answers().values())
+    fresh_pair.xcatha(HOST1, "deactivate")
+    standby_is_clean(fresh_pair, HOST1)
+    fresh_pair.xcatha(HOST2, "activate")
+    assert all(fresh_pair.answers().values())
+    assert "started" in fresh_pair.xcatha(HOST2, "status").stdout
+
+
+def test_activate_twice_changes_nothing(fresh_pair):
+    active = HOST2
+    node = fresh_pair.lab.node(active)
+    before = (node.exec(["systemctl", "show", "-p", "MainPID", "named", "postgresql@15-main", "xcatd"]).stdout,
+              node.exec(["ip", "-o", "addr"]).stdout, node.exec(["hostname"]).stdout)
+    out = fresh_pair.xcatha(active, "activate").stdout
+    assert out.count("already running") == 7
+    after = (node.exec(["systemctl", "show", "-p", "MainPID", "named", "postgresql@15-main", "xcatd"]).stdout,
+             node.exec(["ip", "-o", "addr"]).stdout, node.exec(["hostname"]).stdout)
+    assert after == before
+    assert all(fresh_pair.answers().values())
+
+
+def test_activate_refused_while_the_vip_answers_elsewhere(fresh_pair):
+    # host2 is active: activating host1 must be refused by the ARP probe, changing nothing on host1
+    before = node_state(fresh_pair, HOST1)
+    result = fresh_pair.xcatha(HOST1, "activate", check=False)
+    assert result.returncode == 1
+    assert "already in use by another host" in result.stderr
+    assert_unchanged(before, node_state(fresh_pair, HOST1), except_log=True)
+    assert all(fresh_pair.answers().values())  # the active MN is untouched
+
+
+def test_dry_run_changes_no_file(fresh_pair):
+    for node, commands in ((HOST1, [["activate"], ["setup", "begin"], ["setup", "finish"],
+                                    ["setup", "convert", "--new-ip", "192.168.77.31/24"]]),
+                           (HOST2, [["deactivate"]])):
+        before = node_state(fresh_pair, node)
+        for command in commands:
+            result = fresh_pair.xcatha(node, *command, "--dry-run", check=False)
+            assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+            assert "Would" in result.stdout or result.returncode == 1
+        assert_unchanged(before, node_state(fresh_pair, node))
+
+
+def test_failover_scenario_2_active_host_unreachable(fresh_pair):
+    # host2 is active; its link is cut (it cannot be deactivated), host1 takes over
+    fresh_pair.lab.node(HOST2).exec(["ip", "link", "set", "eth0", "down"])
+    try:
+        wait_until(lambda: not fresh_pair.lab.client_exec(["ping", "-c1", "-W1", fresh_pair.cfg.vip]).returncode == 0)
+        fresh_pair.xcatha(HOST1, "activate")
+        assert all(fresh_pair.answers().values())
+    finally:
+        # the cut-off host must not come back holding the VIP: deactivate it before reconnecting
+        fresh_pair.xcatha(HOST2, "deactivate")
+        fresh_pair.lab.node(HOST2).exec(["ip", "link", "set", "eth0", "up"])
+    standby_is_clean(fresh_pair, HOST2)
+    assert all(fresh_pair.answers().values())
