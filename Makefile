@@ -82,7 +82,7 @@ unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
 test: deps install venv lint
-	$(VENV)/bin/pytest -q tests $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 demo: deps install venv
 	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab.demo
