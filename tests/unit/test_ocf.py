@@ -435,3 +435,14 @@ def test_sample_agent_by_hand_and_by_environment(installed_sample):
                          capture_output=True, text=True)
     assert bad.returncode == 6 and len(exit_reasons(bad.stderr)) == 1
     assert "Traceback" not in bad.stderr
+
+
+def test_changing_actions_log_their_duration_and_own_cpu(environ, tmp_path):
+    logfile = tmp_path / "ha.log"
+    environ.setenv("OCF_RESKEY_ip", "192.0.2.10")
+    environ.setenv("HA_LOGFILE", str(logfile))
+    agent = make_agent({"start": lambda ctx: None, "monitor": lambda ctx: ExitCode.SUCCESS})
+    agent.run(["start"])
+    agent.run(["monitor"])
+    lines = logfile.read_text().splitlines()
+    assert len(lines) == 1 and "start: rc=0 (SUCCESS) in " in lines[0] and "own CPU" in lines[0]
