@@ -97,10 +97,11 @@ lab-shell:
 	else PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab shell $(NODE); fi
 
 bench: deps install venv
-	$(TESTPY) -m bench --trials $(TRIALS)
+	$(VENV)/bin/python -m pip install -q matplotlib
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS)
 
 faults: deps install venv
-	$(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED))
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(VENV) build lib/*.egg-info .pytest_cache .ruff_cache
