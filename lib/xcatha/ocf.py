@@ -159,7 +159,8 @@ class IPAddress(ParameterType):
             raise ValueError("is not an IP address") from None
         if self.version and address.version != self.version:
             raise ValueError("is not an IPv%d address" % self.version)
-        if address.is_unspecified or address.is_multicast or address.is_loopback:
+        if (address.is_unspecified or address.is_multicast or address.is_loopback or address.is_link_local
+                or address.is_reserved):
             raise ValueError("is not a unicast address usable by a host")
         return address
 

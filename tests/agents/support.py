@@ -93,3 +93,16 @@ def sql(lab, statement):
         argv = ["mariadb", "-h", host, "-u", user, "-D", "xcatdb", "-N", "-B", "-e", statement]
         env = {"MYSQL_PWD": password}
     return lab.node.exec(argv, env=env, timeout=30)
+
+
+MANAGED_DIRS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgresql", "/var/lib/mysql")
+
+
+def host_state(lab):
+    """What an agent could change on the node: addresses, hostname, the managed directories
+    (and any moved-aside copies), running units, the shared data's top level.  Not the whole
+    of /var/lib: the node's lower layer is the live host, where the lab itself writes."""
+    dirs = " ".join(MANAGED_DIRS)
+    return lab.sh("ip -o addr; hostname; for d in %s; do stat -c '%%n %%F %%N %%a' $d $d.xcatha-local "
+                  "2>/dev/null; done; systemctl list-units --state=active --no-legend --plain | awk '{print $1}' "
+                  "| sort; ls -la /HA-data /run/resource-agents 2>/dev/null" % dirs).stdout

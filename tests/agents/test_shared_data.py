@@ -1,7 +1,7 @@
 """ocf:xcat:shared-data on a booted node with /HA-data bind-mounted from the host."""
 import pytest
 
-from .support import exit_reason, no_traceback
+from .support import exit_reason, host_state, no_traceback
 
 LINKS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgresql")
 
@@ -90,11 +90,11 @@ def test_unsafe_shared_dir_is_refused(pg):
     {"dirs": "/etc"}, {"dirs": "/install /install"}, {"shared_dir": "relative"}, {"backup_suffix": "/x"},
     {"engine": "oracle"}, {"require_mount": "perhaps"}])
 def test_bad_parameters_are_configuration_errors_and_change_nothing(pg, overrides):
-    before = pg.sh("ls -la / /etc /var/lib | md5sum").stdout
+    before = host_state(pg)
     params = pg.params("shared-data", **overrides)
     result = pg.run("shared-data", "start", params)
     assert result.returncode == 6 and exit_reason(result)
     no_traceback(result)
-    assert pg.sh("ls -la / /etc /var/lib | md5sum").stdout == before
+    assert host_state(pg) == before
     assert pg.run("shared-data", "stop", params).returncode == 0
     assert pg.run("shared-data", "monitor", params).returncode == 7

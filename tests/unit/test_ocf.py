@@ -446,3 +446,10 @@ def test_changing_actions_log_their_duration_and_own_cpu(environ, tmp_path):
     agent.run(["monitor"])
     lines = logfile.read_text().splitlines()
     assert len(lines) == 1 and "start: rc=0 (SUCCESS) in " in lines[0] and "own CPU" in lines[0]
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0", "224.0.0.1", "127.0.0.1", "169.254.1.1", "fe80::1", "::1",
+                                  "240.0.0.1", "ff02::1"])
+def test_addresses_no_host_can_serve_are_refused(text):
+    with pytest.raises(ValueError):
+        ocf.IPAddress().check_text(text)
