@@ -82,9 +82,6 @@ class Daemon:
             raise OcfError(ExitCode.ERR_GENERIC, "%s still has processes after stop: %s"
                            % (self.unit, " ".join(str(pid) for pid in left) or state.main_pid))
 
-    def pids(self, deadline=None):
-        return self.state(deadline).processes()
-
 
 def wait_for(check, deadline, what, interval=0.2):
     """Poll check() until it returns None (ready) or the deadline nears; its last answer is the reason."""

@@ -100,8 +100,8 @@ class Dhcpd(Daemon):
         super().__init__("dhcpd", unit)
         self.use_makedhcp, self.config = use_makedhcp, config
 
-    def bound(self):
-        pids = self.pids()
+    def bound(self, state=None):
+        pids = (state or self.state()).processes()
         if not pids:
             return "no server process"
         if 67 not in processes.bound_ports("udp", pids):
@@ -114,10 +114,10 @@ class Dhcpd(Daemon):
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
 
     def monitor(self, depth, deadline):
-        code, reason, _ = self.status(deadline)
+        code, reason, state = self.status(deadline)
         if code != ExitCode.SUCCESS:
             return _raise_unless_running(code, reason)
-        problem = self.bound()
+        problem = self.bound(state)
         if problem:
             raise OcfError(ExitCode.ERR_GENERIC, problem)
         if depth >= 10:
@@ -139,8 +139,8 @@ class Console(Daemon):
         super().__init__(console, unit)
         self.console, self.port = console, port
 
-    def listening(self):
-        pids = self.pids()
+    def listening(self, state=None):
+        pids = (state or self.state()).processes()
         ports = processes.bound_ports("tcp", pids) if pids else set()
         if not ports:
             return "%s is not listening" % self.console
@@ -155,10 +155,10 @@ class Console(Daemon):
                       ready=self.listening)
 
     def monitor(self, depth, deadline):
-        code, reason, _ = self.status(deadline)
+        code, reason, state = self.status(deadline)
         if code != ExitCode.SUCCESS:
             return _raise_unless_running(code, reason)
-        problem = self.listening()
+        problem = self.listening(state)
         if problem:
             raise OcfError(ExitCode.ERR_GENERIC, problem)
         return ExitCode.SUCCESS
