@@ -154,9 +154,15 @@ def finish(config, out, dry_run=False):
         raise SetupError("cfgloc says host=%s; it must be the VIP %s (rerun pgsqlsetup/mysqlsetup with the VIP)"
                          % (cfgloc.host, address))
     out("  database: %s, as configured" % engine)
-    for _service, _unit, boot in activation.service_units(config):
+    changed = False
+    for _service, unit, boot in activation.service_units(config):
         disabled = units.disable_at_boot(boot)
         out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
+        changed = units.write_drop_in(unit, persistent=True) or changed
+    if changed:
+        units.daemon_reload()
+    out("  the services are restarted by the cluster only, never by systemd itself (drop-in %s)"
+        % units.DROP_IN_NAME)
     units.run.run([units.SYSTEMCTL, "enable", BOOT_CLEANUP_UNIT], timeout=60)
     out("  %s enabled (removes links a crash leaves behind, before the cluster starts)" % BOOT_CLEANUP_UNIT)
     activation.deactivate(config, out, force=True)

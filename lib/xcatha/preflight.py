@@ -75,6 +75,13 @@ def check(config):
                         "systemctl disable %s (the cluster starts it)" % " ".join(enabled)))
     if not any(f.what.endswith("enabled at boot on %s" % me.name) for f in findings):
         add(Finding(OK, "the xCAT services are disabled at boot on %s" % me.name))
+    missing = [unit for _s, unit, _b in activation.service_units(config)
+               if not os.path.exists(units.drop_in_paths(unit)[0])]
+    if missing:
+        add(Finding(WARN, "no permanent drop-in for %s: each start at failover pays a daemon-reload"
+                    % " ".join(missing), "xcatha setup finish (it is idempotent)"))
+    else:
+        add(Finding(OK, "the xCAT services' units are never restarted by systemd itself"))
     if units.enabled_units(["xcatha-boot-cleanup.service"]):
         add(Finding(OK, "xcatha-boot-cleanup.service is enabled"))
     else:

@@ -157,7 +157,9 @@ class Node:
     def _nspawn_argv(self) -> list[str]:
         argv = [
             "systemd-nspawn", "--quiet", "-D", str(self.root), "--boot",
-            "--machine=" + self.name, "--register=no", "--keep-unit",
+            # nspawn keys its /run/systemd/nspawn/propagate/<machine> directory by this name:
+            # labs side by side must not share it (the hostname comes from /etc/hostname)
+            "--machine=%s-%s" % (self.cfg.prefix, self.name), "--register=no", "--keep-unit",
             "--network-namespace-path=" + net.netns_path(self.netns),
             "--capability=CAP_NET_ADMIN,CAP_NET_RAW", "--console=pipe",
             # The node's own /etc must survive re-boots untouched, and the

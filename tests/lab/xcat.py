@@ -68,21 +68,26 @@ def seed_shared_data(lab, engine="postgresql"):
         subprocess.run(["rsync", "-aHAX", "--delete", source + "/", str(target) + "/"], check=True)
 
 
-def install_xcat(lab, node_name, engine="postgresql", console=True):
+def installer_argv(cfg, engine="postgresql", extra=()):
+    """The stand-in's go-xcat + xcatconfig for the lab: the VIP as site.master, the lab's
+    network, both MNs and two compute nodes (cn1 with the client's DHCP MAC)."""
+    argv = [INSTALLER, "--db", engine, "--master", cfg.vip, "--domain", cfg.domain,
+            "--network", "%s.0/24,range=%s.100-%s.150" % (cfg.net, cfg.net, cfg.net), *extra]
+    for other in cfg.node_names:
+        argv += ["--node", "%s=%s" % (other, cfg.node_ip(other))]
+    for name, octet, mac in COMPUTE_NODES:
+        argv += ["--node", "%s=%s.%d%s,console" % (name, cfg.net, octet, ",mac=" + mac if mac else "")]
+    return argv
+
+
+def install_xcat(lab, node_name, engine="postgresql"):
     """The admin installs xCAT on a node holding the VIP and the links; then it is deactivated."""
     cfg = lab.cfg
     node = lab.node(node_name)
     params = group_params(cfg, engine)
     for name in ("vip", "shared-data"):
         check(agent(node, name, "start", params[name]), "%s start on %s" % (name, node_name))
-    argv = [INSTALLER, "--db", engine, "--master", cfg.vip, "--domain", cfg.domain,
-            "--network", "%s.0/24,range=%s.100-%s.150" % (cfg.net, cfg.net, cfg.net)]
-    for other in cfg.node_names:
-        argv += ["--node", "%s=%s" % (other, cfg.node_ip(other))]
-    for name, octet, mac in COMPUTE_NODES:
-        argv += ["--node", "%s=%s.%d%s%s" % (name, cfg.net, octet, ",mac=" + mac if mac else "",
-                                               ",console" if console else "")]
-    check(node.exec(argv, timeout=300), "xCAT install on %s" % node_name)
+    check(node.exec(installer_argv(cfg, engine), timeout=300), "xCAT install on %s" % node_name)
     for unit in ("xcatd", DB_UNITS[engine]):
         if unit:
             node.exec(["systemctl", "stop", unit], timeout=120)

@@ -29,14 +29,7 @@ class Manual:
 
     def install_xcat(self, node, extra=()):
         """The admin installs xCAT (the stand-in): the database and tables on what /etc/xcat etc. point to."""
-        cfg = self.cfg
-        argv = [xcat.INSTALLER, "--db", "postgresql", "--master", cfg.vip, "--domain", cfg.domain,
-                "--network", "%s.0/24,range=%s.100-%s.150" % (cfg.net, cfg.net, cfg.net), *extra]
-        for name in cfg.node_names:
-            argv += ["--node", "%s=%s" % (name, cfg.node_ip(name))]
-        for name, octet, mac in xcat.COMPUTE_NODES:
-            argv += ["--node", "%s=%s.%d%s,console" % (name, cfg.net, octet, ",mac=" + mac if mac else "")]
-        return self.x(node, *argv)
+        return self.x(node, *xcat.installer_argv(self.cfg, "postgresql", extra))
 
     def setup_fresh_pair(self):
         """Scenario 1: neither host has xCAT; host2 (standby) first, then host1."""
