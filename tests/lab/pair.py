@@ -28,23 +28,30 @@ def new_lab():
 
 
 def build(lab, engine="postgresql"):
-    """From nothing to the group running: nodes, shared data, xCAT (standby host2 first,
-    as the seed's setup does), the cluster with fencing, the configuration applied."""
+    """From nothing to the group running, the way an admin does it: nodes and a cluster with
+    fencing, then `xcatha setup begin`, (stand-in) xCAT installed, `xcatha setup finish` —
+    standby host2 first, as the seed says — and `xcatha cluster-config apply`."""
     started = time.monotonic()
     lab.up(nodes=lab.cfg.node_names, cluster=True, bmcs=True)
-    xcat.seed_shared_data(lab, engine)
-    for name in reversed(lab.cfg.node_names):
-        xcat.install_xcat(lab, name, engine)
-    first = lab.node(lab.cfg.node_names[0])
-    text = CLUSTER_CONFIG.read_text()
+    text = cluster_config_text(lab.cfg)
     for name in lab.cfg.node_names:
+        lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", NODE_CONFIG], input=text, check=True)
+    for name in reversed(lab.cfg.node_names):
         node = lab.node(name)
-        node.exec(["install", "-D", "-m", "0600", "/dev/stdin", NODE_CONFIG], input=text, check=True)
-        node.exec(["systemctl", "enable", "xcatha-boot-cleanup.service"], check=True)
+        xcat.check(node.exec(["xcatha", "setup", "begin", "-c", NODE_CONFIG], timeout=600), "setup begin on " + name)
+        xcat.check(node.exec(xcat.installer_argv(lab.cfg, engine), timeout=300), "xCAT install on " + name)
+        xcat.check(node.exec(["xcatha", "setup", "finish", "-c", NODE_CONFIG], timeout=300), "setup finish on " + name)
+    first = lab.node(lab.cfg.node_names[0])
     xcat.check(first.exec(["xcatha", "cluster-config", "apply", "-c", NODE_CONFIG], timeout=300),
                "xcatha cluster-config apply")
     wait_group_started(lab, timeout=180)
     log.info("pair: built in %.1f s; group on %s", time.monotonic() - started, active_node(lab))
+
+
+def cluster_config_text(cfg):
+    """cluster-config/xcatha.conf for this lab: the file describes the default lab's
+    network (192.168.77.x); a lab on another network gets its own addresses."""
+    return CLUSTER_CONFIG.read_text().replace(LabConfig.net + ".", cfg.net + ".")
 
 
 # ---------------------------------------------------------------- cluster state
@@ -148,8 +155,8 @@ DHCLIENT_CONF = "timeout 4;\nretry 1;\ninitial-interval 1;\n"
 
 def probe_dhcp(lab):
     """A DHCP offer for the client's MAC (a fresh DISCOVER, no remembered lease)."""
-    directory = Path("/run/xcatha-lab-dhcp")
-    directory.mkdir(exist_ok=True)
+    directory = Path("/run/xcatha-lab-dhcp") / lab.cfg.prefix  # one per lab: labs may probe at once
+    directory.mkdir(parents=True, exist_ok=True)
     conf, leases, pidfile = directory / "dhclient.conf", directory / "leases", directory / "pid"
     conf.write_text(DHCLIENT_CONF)
     if leases.exists():
