@@ -30,6 +30,22 @@ class Daemon:
             return ExitCode.NOT_RUNNING, state.describe(), state
         return ExitCode.ERR_GENERIC, state.describe(), state
 
+    def monitor(self, depth, deadline):
+        """Not running (7), running and serving (0), or failed (1, with the reason)."""
+        code, reason, state = self.status(deadline)
+        if code == ExitCode.ERR_GENERIC:
+            raise OcfError(code, reason)
+        if code != ExitCode.SUCCESS:
+            return code
+        problem = self.serving(state, depth, deadline)
+        if problem:
+            raise OcfError(ExitCode.ERR_GENERIC, problem)
+        return ExitCode.SUCCESS
+
+    def serving(self, state, depth, deadline):
+        """What is wrong with a running service (None: nothing); the checks grow with depth."""
+        return None
+
     def start(self, deadline, steps_before=(), steps_after=(), ready=None):
         """Run xCAT steps, start the unit, run more steps, wait for ready(); undo on failure."""
         units.take_over(self.unit, self.service, deadline)

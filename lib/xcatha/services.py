@@ -10,20 +10,14 @@ from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
 
-def _raise_unless_running(code, reason):
-    if code == ExitCode.ERR_GENERIC:
-        raise OcfError(code, reason)
-    return code
-
-
 class Xcatd(Daemon):
     """xcatd: ports 3001 (xcatdport) and 3002 (xcatiport)."""
 
     PROCESS_MARKS = ("/opt/xcat/sbin/xcatd", "xcatd:")
 
-    def __init__(self, unit=None, port=3001, install_port=3002):
+    def __init__(self, unit=None, port=3001, install_port=3002, lsxcatd_timeout=10):
         super().__init__("xcatd", unit)
-        self.port, self.install_port = port, install_port
+        self.port, self.install_port, self.lsxcatd_timeout = port, install_port, lsxcatd_timeout
 
     def ready(self):
         return tcp_accepts(self.port) or tcp_accepts(self.install_port)
@@ -41,17 +35,14 @@ class Xcatd(Daemon):
             if left and not rollback:
                 raise OcfError(ExitCode.ERR_GENERIC, "xcatd processes survive stop: %s" % " ".join(map(str, left)))
 
-    def monitor(self, depth, deadline, lsxcatd_timeout):
-        code, reason, state = self.status(deadline)
-        if code != ExitCode.SUCCESS:
-            return _raise_unless_running(code, reason)
+    def serving(self, state, depth, deadline):
         if self.port not in processes.bound_ports("tcp"):
-            raise OcfError(ExitCode.ERR_GENERIC, "xcatd runs but nothing listens on port %d" % self.port)
+            return "xcatd runs but nothing listens on port %d" % self.port
         if depth >= 10:
-            facts = xcat.lsxcatd(deadline, timeout=min(lsxcatd_timeout, deadline.share(0.8)))
+            facts = xcat.lsxcatd(deadline, timeout=min(self.lsxcatd_timeout, deadline.share(0.8)))
             if facts.get("role") != "mn":
-                raise OcfError(ExitCode.ERR_GENERIC, "lsxcatd -a does not say this is a Management Node")
-        return ExitCode.SUCCESS
+                return "lsxcatd -a does not say this is a Management Node"
+        return None
 
 
 class Named(Daemon):
@@ -82,15 +73,12 @@ class Named(Daemon):
         steps = [lambda: xcat.run_command("makedns", ["-n"], deadline)] if self.use_makedns else []
         super().start(deadline, steps_before=steps, ready=self.query)
 
-    def monitor(self, depth, deadline):
-        code, reason, _ = self.status(deadline)
-        if code != ExitCode.SUCCESS:
-            return _raise_unless_running(code, reason)
+    def serving(self, state, depth, deadline):
         if depth >= 10:
             problem = self.query(timeout=min(5.0, deadline.share(0.8)))
             if problem:
-                raise OcfError(ExitCode.ERR_GENERIC, "named does not answer: %s" % problem)
-        return ExitCode.SUCCESS
+                return "named does not answer: %s" % problem
+        return None
 
 
 class Dhcpd(Daemon):
@@ -113,19 +101,14 @@ class Dhcpd(Daemon):
         after = [lambda: xcat.run_command("makedhcp", ["-a"], deadline)] if self.use_makedhcp else []
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
 
-    def monitor(self, depth, deadline):
-        code, reason, state = self.status(deadline)
-        if code != ExitCode.SUCCESS:
-            return _raise_unless_running(code, reason)
+    def serving(self, state, depth, deadline):
         problem = self.bound(state)
-        if problem:
-            raise OcfError(ExitCode.ERR_GENERIC, problem)
-        if depth >= 10:
-            result = run.run(["dhcpd", "-t", "-q", "-cf", self.config], deadline=deadline, timeout=10)
-            if not result.ok:
-                raise OcfError(ExitCode.ERR_GENERIC, "dhcpd -t rejects %s: %s"
-                               % (self.config, result.last_error_line()))
-        return ExitCode.SUCCESS
+        if problem or depth < 10:
+            return problem
+        result = run.run(["dhcpd", "-t", "-q", "-cf", self.config], deadline=deadline, timeout=10)
+        if not result.ok:
+            return "dhcpd -t rejects %s: %s" % (self.config, result.last_error_line())
+        return None
 
 
 class Console(Daemon):
@@ -154,12 +137,6 @@ class Console(Daemon):
                       steps_after=[lambda: units.disable_at_boot([self.unit], deadline)],
                       ready=self.listening)
 
-    def monitor(self, depth, deadline):
-        code, reason, state = self.status(deadline)
-        if code != ExitCode.SUCCESS:
-            return _raise_unless_running(code, reason)
-        problem = self.listening(state)
-        if problem:
-            raise OcfError(ExitCode.ERR_GENERIC, problem)
-        return ExitCode.SUCCESS
+    def serving(self, state, depth, deadline):
+        return self.listening(state)
 
