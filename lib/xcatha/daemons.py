@@ -14,9 +14,9 @@ from xcatha.ocf import ExitCode, OcfError
 
 
 class Daemon:
-    def __init__(self, service, unit=None):
+    def __init__(self, service, unit=None, family=None):
         self.service = service
-        self.unit = units.detect_unit(service, unit)
+        self.unit = units.detect_unit(service, unit, family)
 
     def state(self, deadline=None):
         return units.state(self.unit, deadline)

@@ -12,6 +12,7 @@ import os
 import time
 
 from xcatha import processes, run, units
+from xcatha.daemons import Daemon
 from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
@@ -108,7 +109,8 @@ class Engine:
 
     def __init__(self, unit=None, datadir=None, family=None):
         self.family = family or units.local_family()
-        self.unit = units.detect_unit(self.service, unit, self.family) if self.service else None
+        self.daemon = Daemon(self.service, unit, self.family) if self.service else None
+        self.unit = self.daemon.unit if self.daemon else None
         self.datadir = datadir or self.default_datadir()
 
     def default_datadir(self):
@@ -119,12 +121,8 @@ class Engine:
 
     # -- the server
     def server_status(self, deadline):
-        state = units.state(self.unit, deadline)
-        if state.running:
-            return ExitCode.SUCCESS, state.describe()
-        if state.stopped:
-            return ExitCode.NOT_RUNNING, state.describe()
-        return ExitCode.ERR_GENERIC, state.describe()
+        code, reason, _ = self.daemon.status(deadline)
+        return code, reason
 
     def server_processes(self):
         """Every process working in the data directory (servers chdir into it)."""
