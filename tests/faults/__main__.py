@@ -1,0 +1,46 @@
+"""python -m faults: a seeded fault run on the fault lab; the last line printed is JSON."""
+import argparse
+import json
+import random
+import sys
+
+from . import kinds, labsetup
+from .runner import BOUND, fault_run
+
+
+def say(message=""):
+    print(message, flush=True)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m faults", description=__doc__)
+    ap.add_argument("--count", type=int, default=30, help="how many faults (default 30)")
+    ap.add_argument("--seed", type=int, help="seed of random.Random (default: a random one, printed first)")
+    ap.add_argument("--kinds", help="comma-separated kinds to draw from (default: all; see --list)")
+    ap.add_argument("--bound", type=float, default=BOUND, help="seconds allowed per recovery (default %(default)s)")
+    ap.add_argument("--report", help="report path (default %s/reports/SEED.md)" % labsetup.WORKDIR)
+    ap.add_argument("--reuse", action="store_true", help="use the fault lab if it is up and healthy")
+    ap.add_argument("--keep", action="store_true", help="leave the fault lab up afterwards")
+    ap.add_argument("--list", action="store_true", help="list the fault kinds and exit")
+    return ap.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.list:
+        for name, (cls, _) in kinds.catalogue().items():
+            say("%-22s %s" % (name, cls.how))
+        return 0
+    names = args.kinds.split(",") if args.kinds else None
+    try:
+        kinds.draw_plan(random.Random(0), 1, names)
+    except ValueError as error:
+        say(str(error))
+        return 2
+    summary, _ = fault_run(args.count, args.seed, names, args.bound, args.report, args.reuse, args.keep, say)
+    say(json.dumps(summary))
+    return 0 if not summary["violations"] and summary["recovered"] == summary["faults"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""The faults: how each is drawn, injected, recognised as handled, and healed.
+
+A plan entry is a kind plus parameters drawn from the seeded generator that do
+not depend on the cluster's state (a role such as "active", a daemon, a path), so
+a seed always gives the same plan; roles become nodes when the fault runs.
+
+The run declares a fault recovered once the cluster has visibly dealt with it
+(`reacted`: a fencing, a fail count, the group on the other node...), the group
+is started on exactly one node as `view()` sees it, and every service answers
+through the VIP.  Without `reacted` a fault that the monitors have not noticed
+yet would count as recovered at once.
+"""
+import os
+import threading
+import time
+
+from lab import pair, xcat
+from lab.util import LabError, run
+
+from . import cluster
+
+ROLES = ("active", "passive")
+SHARED_DIR = "/HA-data"
+BACKUP_SUFFIX = ".xcatha-local"
+
+
+class FaultError(RuntimeError):
+    """The fault could not be injected (the run counts it as not recovered)."""
+
+
+class Fault:
+    kind = ""
+    how = ""               # how it is injected and healed, for --list and the report
+    heal_first = False     # nothing can recover before heal(): the clock starts there
+    role = "active"        # default target
+    expected = "active"    # where the group should end up: "active", "passive" or None
+
+    def __init__(self, lab, active, params):
+        self.lab = lab
+        self.active = active
+        self.passive = pair.other(lab, active)
+        self.params = params
+        self.target = self.node_for(params.get("role", self.role))
+        self.injected_at = 0.0          # epoch seconds, set by the run
+        self.notes = []
+        self.healed = False
+
+    @staticmethod
+    def draw(rng):
+        return {}
+
+    def node_for(self, role):
+        return self.active if role == "active" else self.passive
+
+    def node(self, name=None):
+        return self.lab.node(name or self.target)
+
+    def describe(self):
+        return ""
+
+    def inject(self):
+        raise NotImplementedError
+
+    def view(self):
+        """The node whose view of the cluster counts (None: the first running node)."""
+        return self.active
+
+    def reacted(self, root):
+        return True
+
+    def heal(self):
+        """Undo what the fault left behind; idempotent."""
+        self.healed = True
+
+    def expected_on(self):
+        return self.node_for(self.expected) if self.expected else None
+
+    # helpers
+    def fenced(self, name):
+        return name in cluster.fenced_since(self.lab, self.injected_at, via=self.view())
+
+    def exec(self, argv, name=None, timeout=60):
+        result = self.node(name).exec(argv, timeout=timeout)
+        if result.returncode != 0:
+            raise FaultError("%s on %s: rc %d %s" % (" ".join(argv), name or self.target, result.returncode,
+                                                    (result.stderr or result.stdout).strip()[-300:]))
+        return result.stdout.strip()
+
+    def main_pid(self, unit, name=None):
+        """systemd's MainPID, else (an LSB script's unit, e.g. isc-dhcp-server) the first
+        process of the unit's cgroup."""
+        pid = self.exec(["systemctl", "show", "-p", "MainPID", "--value", unit], name)
+        if pid in ("", "0"):
+            group = self.exec(["systemctl", "show", "-p", "ControlGroup", "--value", unit], name)
+            listed = self.node(name).exec(["sh", "-c", 'for top in unified systemd .; do '
+                                           'cat "/sys/fs/cgroup/$top$1/cgroup.procs" 2>/dev/null && break; done',
+                                           "sh", group]).stdout.split() if group else []
+            pid = listed[0] if listed else ""
+        if not pid:
+            raise FaultError("%s is not running on %s" % (unit, name or self.target))
+        return pid
+
+
+# ---------------------------------------------------------------- nodes and the cluster stack
+class CrashActive(Fault):
+    kind = "crash-active"
+    how = ("lab.crash: the active node's container is SIGKILLed and its link goes down; "
+           "the vBMC powers it on when it is fenced")
+    expected = "passive"
+
+    def inject(self):
+        self.lab.crash(self.target)
+
+    def view(self):
+        return pair.other(self.lab, self.target)
+
+    def reacted(self, root):
+        return self.fenced(self.target)
+
+
+class CrashPassive(CrashActive):
+    kind = "crash-passive"
+    how = "lab.crash of the passive node; it must be fenced, the group must not move"
+    role = "passive"
+    expected = "active"
+
+
+class KillCorosync(CrashActive):
+    kind = "kill-corosync"
+    how = "kill -9 of corosync's main pid inside a node (active or passive); the peer must fence it"
+
+    @staticmethod
+    def draw(rng):
+        return {"role": rng.choice(ROLES)}
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.expected = "passive" if params["role"] == "active" else "active"
+
+    def describe(self):
+        return "corosync on the %s node" % self.params["role"]
+
+    def inject(self):
+        self.exec(["kill", "-KILL", self.main_pid("corosync.service")])
+
+
+class KillDaemon(Fault):
+    kind = "kill-pacemaker-daemon"
+    how = ("kill -9 of pacemaker-execd or pacemaker-controld inside a node (active or passive); the node is "
+           "fenced, or pacemakerd respawns the daemon and no fencing is decided within 20 s")
+    expected = None
+    DAEMONS = ("pacemaker-execd", "pacemaker-controld")
+    QUIET = 20.0   # seconds without a fencing decision after which a respawn counts as the reaction
+
+    @staticmethod
+    def draw(rng):
+        return {"role": rng.choice(ROLES), "daemon": rng.choice(KillDaemon.DAEMONS)}
+
+    def describe(self):
+        return "%s on the %s node" % (self.params["daemon"], self.params["role"])
+
+    def pid(self):
+        if not self.node().running:
+            return None
+        result = self.node().exec(["pidof", "-s", self.params["daemon"]], timeout=30)
+        return result.stdout.strip() or None
+
+    def inject(self):
+        self.old_pid = self.pid()
+        if not self.old_pid:
+            raise FaultError("%s is not running on %s" % (self.params["daemon"], self.target))
+        self.exec(["kill", "-KILL", self.old_pid])
+
+    def view(self):
+        return pair.other(self.lab, self.target)
+
+    def reacted(self, root):
+        """Fenced, or (no fencing decided) the daemon respawned and the node still in the
+        cluster once the quiet period has passed: a fencing can follow the respawn by
+        seconds (when the controller exits over the lost executor)."""
+        if self.fenced(self.target):
+            return True
+        if self.target in cluster.fencing_requested_since(self.lab, self.injected_at):
+            return False
+        new_pid = self.pid()
+        settled = (time.time() - self.injected_at > self.QUIET and bool(new_pid) and new_pid != self.old_pid
+                   and root is not None and self.target in cluster.online(root))
+        note = "respawned, not fenced: counted once %.0f s passed without a fencing" % self.QUIET
+        if settled and note not in self.notes:
+            self.notes.append(note)
+        return settled
+
+
+# ---------------------------------------------------------------- services
+SERVICES = {  # service -> (resource, unit; a glob is resolved among the running units)
+    "postgres": ("db", "postgresql@*"),
+    "xcatd": ("xcatd", "xcatd.service"),
+    "named": ("named", "named.service"),
+    "dhcpd": ("dhcpd", "isc-dhcp-server.service"),
+    "conserver": ("conserver", "conserver-server.service"),
+}
+
+
+class KillService(Fault):
+    kind = "kill-service"
+    how = "kill -9 of the service's main process (systemd's MainPID) on the active node; restarted in place"
+
+    def resource(self):
+        return SERVICES[self.params["service"]][0]
+
+    def unit(self):
+        unit = SERVICES[self.params["service"]][1]
+        if "*" not in unit:
+            return unit
+        listed = self.exec(["systemctl", "list-units", "--plain", "--no-legend", "--state=running", unit])
+        if not listed:
+            raise FaultError("no running unit %s on %s" % (unit, self.target))
+        return listed.split()[0]
+
+    def inject(self):
+        unit = self.unit()
+        pid = self.main_pid(unit)
+        self.detail = "%s pid %s" % (unit, pid)
+        self.exec(["kill", "-KILL", pid])
+
+    def describe(self):
+        return getattr(self, "detail", "")
+
+    def reacted(self, root):
+        return cluster.fail_count(root, self.resource()) > 0
+
+
+def kill_service_kinds():
+    return {"kill-" + service: (KillService, {"service": service}) for service in SERVICES}
+
+
+# ---------------------------------------------------------------- the group's own state
+class VipRemoved(Fault):
+    kind = "vip-removed"
+    how = "ip addr del of the VIP on the active node's eth0; the vip monitor must notice and the group restart"
+
+    def inject(self):
+        run(["ip", "-n", self.lab.cfg.node_netns(self.target), "addr", "del", self.lab.cfg.vip + "/24",
+             "dev", "eth0"])
+
+    def reacted(self, root):
+        return cluster.fail_count(root, "vip") > 0
+
+
+class LinkReplaced(Fault):
+    kind = "link-replaced"
+    how = ("on the active node one of xCAT's links (/install, /etc/xcat, /root/.xcat, /tftpboot) is removed "
+           "and an empty directory made in its place; shared-data must notice; healed by removing that "
+           "empty directory wherever it was left (in place or moved aside)")
+
+    @staticmethod
+    def draw(rng):
+        return {"path": rng.choice(xcat.XCAT_DIRS)}
+
+    def describe(self):
+        return self.params["path"]
+
+    def inject(self):
+        path = self.params["path"]
+        self.had_backup = self.node().exec(["test", "-e", path + BACKUP_SUFFIX]).returncode == 0
+        self.exec(["sh", "-c", 'test -L "$1" && rm "$1" && mkdir "$1"', "sh", path])
+
+    def reacted(self, root):
+        return cluster.fail_count(root, "shared-data") > 0
+
+    def heal(self):
+        """Remove the directory made by inject, where the agents left it: still in
+        place (not a link), or moved aside to <path>.xcatha-local by a start."""
+        if self.healed or not self.node().running:
+            return
+        path = self.params["path"]
+        candidates = [path] + ([] if self.had_backup else [path + BACKUP_SUFFIX])
+        for candidate in candidates:
+            self.node().exec(["sh", "-c", 'test -d "$1" && ! test -L "$1" && rmdir "$1" && echo removed',
+                              "sh", candidate])
+        self.healed = True
+
+
+class SharedUnreadable(Fault):
+    kind = "shared-unreadable"
+    how = ("chmod 000 /HA-data inside the active node (the shared directory: both nodes see it) for a window "
+           "that covers the depth-10 monitors, then its mode is restored from the host; recovery is counted "
+           "from the restore: no fencing or move can help, the group must be running once the storage is back")
+    heal_first = True
+    window = 45.0
+
+    def describe(self):
+        return "%s for %.0f s" % (SHARED_DIR, self.window)
+
+    def inject(self):
+        self.mode = int(self.exec(["stat", "-c", "%a", SHARED_DIR]), 8)
+        self.exec(["chmod", "000", SHARED_DIR])
+
+    def heal(self):
+        if not self.healed and hasattr(self, "mode"):
+            os.chmod(self.lab.cfg.shared_data, self.mode)   # the host's side of the bind mount
+        self.healed = True
+
+
+class Split(Fault):
+    kind = "split"
+    how = ("a blackhole route to the peer's address in each node's netns (corosync/knet, pcsd: all traffic "
+           "between the nodes; the client and the BMCs stay reachable); fencing must leave one node; healed by "
+           "removing the routes after recovery")
+    expected = None
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.loser = None
+
+    def describe(self):
+        return "between %s and %s" % self.lab.cfg.node_names
+
+    def routes(self, verb):
+        for name in self.lab.cfg.node_names:
+            peer = pair.other(self.lab, name)
+            run(["ip", "-n", self.lab.cfg.node_netns(name), "route", verb, "blackhole",
+                 self.lab.cfg.node_ip(peer) + "/32"], check=(verb == "add"))
+
+    def inject(self):
+        self.routes("add")
+
+    def view(self):
+        """Before the fencing each side has its own view; afterwards the survivor's counts."""
+        if not self.loser:
+            fenced = cluster.fenced_since(self.lab, self.injected_at)
+            if fenced:
+                self.loser = fenced[0]
+        return pair.other(self.lab, self.loser) if self.loser else None
+
+    def reacted(self, root):
+        return bool(self.loser)
+
+    def heal(self):
+        if not self.healed:
+            self.routes("del")
+        self.healed = True
+
+
+# ---------------------------------------------------------------- administrative
+class Standby(Fault):
+    kind = "standby"
+    how = "pcs node standby <active node>, the group must move; pcs node unstandby after recovery"
+    expected = "passive"
+
+    def inject(self):
+        self.exec(["pcs", "node", "standby", self.target], name=self.passive, timeout=120)
+
+    def view(self):
+        return self.passive
+
+    def reacted(self, root):
+        return cluster.group_on(root) == self.passive
+
+    def heal(self):
+        if not self.healed:
+            pair.any_running_node(self.lab).exec(["pcs", "node", "unstandby", self.target], timeout=120)
+        self.healed = True
+
+
+class PlannedMove(Fault):
+    kind = "planned-move"
+    how = ("a planned move to the passive node while the monitors run, as pair.planned_move does it: "
+           "pcs resource move --wait (in a thread, so that it is measured like every other fault), "
+           "then pcs resource clear")
+    expected = "passive"
+    WAIT = 180
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.target = self.passive
+        self.mover = None
+        self.result = None
+
+    def inject(self):
+        self.mover = threading.Thread(target=self.move, name="planned-move")
+        self.mover.start()
+
+    def move(self):
+        try:
+            self.result = self.node(self.active).exec(["pcs", "resource", "move", pair.GROUP, self.target,
+                                                       "--wait=%d" % self.WAIT], timeout=self.WAIT + 30)
+        except LabError as error:
+            self.notes.append("pcs resource move: %s" % error)
+
+    def view(self):
+        return self.target
+
+    def reacted(self, root):
+        return cluster.group_on(root) == self.target
+
+    def heal(self):
+        if self.healed:
+            return
+        if self.mover:
+            self.mover.join(self.WAIT + 60)
+        if self.result is not None and self.result.returncode != 0:
+            self.notes.append("pcs resource move: rc %d %s" % (self.result.returncode,
+                                                                self.result.stderr.strip()[-200:]))
+        pair.any_running_node(self.lab).exec(["pcs", "resource", "clear", pair.GROUP], timeout=60)
+        self.healed = True
+
+
+# ---------------------------------------------------------------- the catalogue and the plan
+def catalogue():
+    """kind -> (class, fixed parameters), in a stable order."""
+    kinds = {}
+    for cls in (CrashActive, CrashPassive, KillCorosync, KillDaemon):
+        kinds[cls.kind] = (cls, {})
+    kinds.update(kill_service_kinds())
+    for cls in (VipRemoved, LinkReplaced, SharedUnreadable, Split, Standby, PlannedMove):
+        kinds[cls.kind] = (cls, {})
+    return kinds
+
+
+def draw_plan(rng, count, kinds=None):
+    """`count` plan entries: rounds of every kind in a shuffled order (a deck of
+    cards), so that a run of at least one round covers every kind."""
+    catalog = catalogue()
+    names = list(kinds or catalog)
+    unknown = [n for n in names if n not in catalog]
+    if unknown:
+        raise ValueError("unknown fault kind(s): %s (known: %s)" % (", ".join(unknown), ", ".join(catalog)))
+    plan = []
+    while len(plan) < count:
+        deck = list(names)
+        rng.shuffle(deck)
+        for name in deck[:count - len(plan)]:
+            cls, fixed = catalog[name]
+            plan.append(dict({"kind": name}, **fixed, **cls.draw(rng)))
+    return plan
+
+
+def make(lab, active, entry):
+    cls, _ = catalogue()[entry["kind"]]
+    return cls(lab, active, entry)

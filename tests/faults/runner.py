@@ -1,0 +1,386 @@
+"""The fault run: the plan from the seed, each fault injected and watched until the
+pair recovers, the invariants, the way back to a healthy pair, and the report."""
+import concurrent.futures
+import json
+import random
+import time
+from pathlib import Path
+
+from lab import pair
+from lab.util import LabError, log
+
+from . import cluster, kinds, labsetup
+from .invariants import Violations, VipWatch
+
+BOUND = 120.0           # fault injected (or healed) -> group started on one node, every service answers
+HEALTHY_BOUND = 300.0   # -> both nodes online, every resource running, failures cleaned up
+TABLE = "fault_rows"
+
+
+class Run:
+    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print):
+        self.lab = lab
+        self.seed = seed
+        self.bound = bound
+        self.say = say
+        self.kind_names = kind_names
+        self.plan = kinds.draw_plan(random.Random(seed), count, kind_names)
+        self.violations = Violations(say)
+        self.records = []
+        self.committed = set()       # ids of rows committed to xcatdb
+        self.probes = dict(pair.PROBES)
+        self.watch = None
+        self.aborted = None
+
+    # ------------------------------------------------------------ the run
+    def execute(self):
+        self.watch = VipWatch(self.lab, self.violations)
+        self.watch.start()
+        try:
+            self.prepare()
+            for number, entry in enumerate(self.plan, 1):
+                self.violations.context = "fault %d (%s)" % (number, entry["kind"])
+                record = self.run_one(number, entry)
+                self.records.append(record)
+                self.say("[%d/%d] %s" % (number, len(self.plan), line_of(record)))
+                if not record["healthy_after"]:
+                    self.aborted = "the pair did not become healthy again after fault %d" % number
+                    self.violations.add(self.aborted + "; run stopped")
+                    break
+        finally:
+            self.watch.stop()
+        return self.summary()
+
+    def prepare(self):
+        pair.wait_healthy(self.lab, timeout=HEALTHY_BOUND)
+        created = pair.sql(self.lab, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id integer PRIMARY KEY, "
+                                     "kind text NOT NULL, at timestamptz NOT NULL DEFAULT now())" % (TABLE, TABLE))
+        if created.returncode != 0:
+            raise RuntimeError("cannot create %s in xcatdb: %s" % (TABLE, created.stderr.strip()))
+        port = None
+        for _ in range(15):
+            port = conserver_port(self.lab, pair.active_node(self.lab))
+            if port:
+                break
+            time.sleep(2)
+        if port:
+            self.probes["console"] = lambda lab: probe_tcp(lab, port)
+        else:
+            self.say("   (conserver's port not found: no console probe)")
+
+    def run_one(self, number, entry):
+        active = pair.active_node(self.lab)
+        fault = kinds.make(self.lab, active, entry)
+        record = {"n": number, "kind": entry["kind"], "target": fault.target, "detail": "", "active": active,
+                  "recovery_s": None, "where": None, "outcome": "", "notes": fault.notes, "events": [],
+                  "diagnostics": {}, "healthy_after": False}
+        before = len(self.violations)
+        self.insert_row(number, entry["kind"])
+        fault.injected_at = started_wall = time.time()
+        clock = time.monotonic()
+        try:
+            try:
+                fault.inject()
+                record["detail"] = fault.describe()
+                if fault.heal_first:
+                    time.sleep(fault.window)
+                    fault.notes.append("at the end of the %.0f s window: %s" % (fault.window, self.glance(fault)))
+                    fault.heal()
+                    clock = time.monotonic()
+                record["recovery_s"], record["where"], why = self.wait_recovered(fault, clock)
+            except (kinds.FaultError, LabError) as error:
+                why = "injection failed: %s" % error
+            if record["recovery_s"] is None:
+                self.violations.add("not recovered within %.0f s: %s" % (self.bound, why))
+                record["diagnostics"] = self.diagnostics(started_wall)
+            else:
+                self.check_after(fault, record)
+        finally:
+            fault.heal()
+        record["events"] = ["%+6.1f s  %s" % (stamp - started_wall, event)
+                            for stamp, event in cluster.events(self.lab, started_wall)][:25]
+        fenced = cluster.fenced_since(self.lab, started_wall)
+        reasons = cluster.fence_reasons(self.lab, started_wall)
+        for node in fenced:
+            fault.notes.append("%s fenced (%s)" % (node, reasons.get(node, "no reason logged")))
+        try:
+            record["healthy_after"] = self.bring_back(record)
+        except (LabError, RuntimeError) as error:
+            record["diagnostics"]["bringing the pair back"] = "%s\n%s" % (error, self.status_text())
+        record["violations"] = self.violations.since(before)
+        record["outcome"] = outcome_of(record, fault)
+        return record
+
+    # ------------------------------------------------------------ recovery
+    def wait_recovered(self, fault, clock):
+        """(seconds, node, None) once the cluster reacted, the group is started on one node and
+        every service answers; (None, None, why) when the bound passes first."""
+        deadline = clock + self.bound
+        why = "the cluster did not react"
+        while time.monotonic() < deadline:
+            root = cluster.status(self.lab, fault.view())
+            where = cluster.group_on(root)
+            if not where:
+                why = "group not started (as %s sees it)" % (fault.view() or "a running node")
+            elif not fault.reacted(root):
+                why = "the cluster did not react to the fault"
+            else:
+                answers = self.first_answers(clock, deadline - time.monotonic())
+                silent = sorted(name for name, seconds in answers.items() if seconds is None)
+                if silent:
+                    why = "no answer through the VIP from %s" % ", ".join(silent)
+                    continue
+                if cluster.group_on(cluster.status(self.lab, fault.view())) != where:
+                    why = "the group moved while the services were probed"
+                    continue
+                return round(max(answers.values()), 1), where, None
+            time.sleep(0.5)
+        return None, None, why
+
+    def first_answers(self, since, timeout):
+        """{probe: seconds after `since` until it first answered, or None}, polled at 0.1 s each."""
+        end = time.monotonic() + max(timeout, 5)
+
+        def watch(probe):
+            while time.monotonic() < end:
+                try:
+                    if probe(self.lab):
+                        return time.monotonic() - since
+                except Exception as error:  # noqa: BLE001 - a probe may fail while nodes reboot
+                    log.debug("probe: %s", error)
+                time.sleep(0.1)
+            return None
+        with concurrent.futures.ThreadPoolExecutor(len(self.probes)) as pool:
+            futures = {name: pool.submit(watch, probe) for name, probe in self.probes.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def glance(self, fault):
+        """What the pair looks like right now, in one line (for windowed faults)."""
+        answers = self.first_answers(time.monotonic(), 5)
+        root = cluster.status(self.lab, fault.view())
+        silent = [name for name, seconds in answers.items() if seconds is None]
+        return "group on %s; %s; failures: %s" % (
+            cluster.group_on(root) or "no node", "no answer from " + ", ".join(silent) if silent
+            else "every service answers", "; ".join(cluster.failures(root)) or "none")
+
+    def check_after(self, fault, record):
+        root = cluster.status(self.lab, fault.view())
+        for problem in cluster.stuck(root) if root is not None else ["no cluster status after recovery"]:
+            self.violations.add("after recovery: %s" % problem)
+        self.check_rows()
+        expected = fault.expected_on()
+        if expected and record["where"] != expected:
+            fault.notes.append("group on %s, expected on %s" % (record["where"], expected))
+        counts = {name: cluster.fail_count(root, name) for name in pair.MEMBERS}
+        failed = ["%s=%d" % item for item in counts.items() if item[1]]
+        if failed:
+            fault.notes.append("fail counts: " + ", ".join(failed))
+
+    # ------------------------------------------------------------ rows in xcatdb
+    def insert_row(self, number, kind):
+        end = time.monotonic() + 60
+        while True:
+            result = pair.sql(self.lab, "INSERT INTO %s (id, kind) VALUES (%d, '%s')" % (TABLE, number, kind))
+            if result.returncode == 0:
+                self.committed.add(number)
+                return
+            if time.monotonic() > end:
+                raise RuntimeError("cannot insert row %d before the fault: %s" % (number, result.stderr.strip()))
+            time.sleep(2)
+
+    def check_rows(self):
+        end = time.monotonic() + 30
+        while True:
+            result = pair.sql(self.lab, "SELECT id FROM %s" % TABLE)
+            if result.returncode == 0:
+                break
+            if time.monotonic() > end:
+                self.violations.add("xcatdb unreadable after recovery: %s" % result.stderr.strip()[-200:])
+                return
+            time.sleep(2)
+        missing = sorted(self.committed - {int(x) for x in result.stdout.split()})
+        if missing:
+            self.violations.add("rows committed before the fault are gone from xcatdb: %s" % missing)
+
+    # ------------------------------------------------------------ back to a healthy pair
+    def bring_back(self, record):
+        """Both nodes up and online, every resource running, then failures cleaned up."""
+        end = time.monotonic() + HEALTHY_BOUND
+        self.power_on_left_off(record)
+        offline_since = {}
+        while time.monotonic() < end:
+            root = cluster.status(self.lab)
+            if (root is not None and cluster.online(root) == sorted(self.lab.cfg.node_names)
+                    and cluster.group_on(root) and not cluster.fencing_pending(self.lab)):
+                if not cluster.not_running(root) or time.monotonic() > end - 60:
+                    break
+            self.restart_stack_if_left_out(root, offline_since, record)
+            time.sleep(1)
+        else:
+            record["diagnostics"].setdefault("not healthy again", self.status_text())
+            return False
+        for problem in cluster.stuck(root):
+            self.violations.add("after the nodes rejoined: %s" % problem)
+        for name in cluster.not_running(root):
+            self.violations.add("after the nodes rejoined: %s runs nowhere" % name)
+        pair.any_running_node(self.lab).exec(["crm_resource", "--cleanup"], timeout=120)
+        try:
+            pair.wait_healthy(self.lab, timeout=max(end - time.monotonic(), 60))
+        except TimeoutError as error:
+            record["diagnostics"].setdefault("not healthy again", "%s\n%s" % (error, self.status_text()))
+            return False
+        return True
+
+    def power_on_left_off(self, record, grace=30):
+        """The vBMC powers a fenced node on by itself (after its boot delay); a node still
+        off after `grace` seconds (not fenced) is booted here, once more if that boot is
+        reported as failed."""
+        nodes = [self.lab.node(name) for name in self.lab.cfg.node_names]
+        end = time.monotonic() + grace
+        while time.monotonic() < end and not all(node.running for node in nodes):
+            time.sleep(1)
+        for node in nodes:
+            for _ in range(2):
+                if node.running:
+                    break
+                try:
+                    self.lab.boot(node.name)
+                except LabError as error:
+                    record["notes"].append("boot of %s: %s" % (node.name, str(error).splitlines()[0]))
+                    time.sleep(5)
+
+    def restart_stack_if_left_out(self, root, offline_since, record):
+        """A running node that stays out of the cluster (its Pacemaker exited and was not
+        fenced) gets its cluster stack started again, noted in the report."""
+        online = cluster.online(root) if root is not None else []
+        for name in self.lab.cfg.node_names:
+            if not self.lab.node(name).running or name in online:
+                offline_since.pop(name, None)
+                continue
+            first = offline_since.setdefault(name, time.monotonic())
+            if time.monotonic() - first > 90:
+                record["notes"].append("%s stayed out of the cluster for 90 s: pcs cluster start" % name)
+                self.lab.node(name).exec(["pcs", "cluster", "start"], timeout=120)
+                offline_since[name] = time.monotonic()
+
+    # ------------------------------------------------------------ diagnostics and results
+    def status_text(self):
+        try:
+            return pair.any_running_node(self.lab).exec(["crm_mon", "-1", "--show-detail", "-f"], timeout=30).stdout
+        except (LabError, RuntimeError) as error:
+            return str(error)
+
+    def diagnostics(self, since):
+        found = {"crm_mon": self.status_text()}
+        for name in self.lab.cfg.node_names:
+            found["pacemaker.log of %s" % name] = "\n".join(cluster.log_excerpt(self.lab, name, since))
+        return found
+
+    def summary(self):
+        recovered = [r for r in self.records if r["recovery_s"] is not None]
+        return {
+            "seed": self.seed,
+            "faults": len(self.records),
+            "recovered": len(recovered),
+            "violations": list(self.violations.items),
+            "max_recovery_s": max((r["recovery_s"] for r in recovered), default=None),
+        }
+
+
+# ---------------------------------------------------------------- probes
+def conserver_port(lab, node_name):
+    """The TCP port of the console server's main process: the lowest of conserver's ports
+    (its children, one per console group, listen on ephemeral ports that change with
+    every start), or None."""
+    try:
+        out = lab.node(node_name).exec(["ss", "-ltnpH"], timeout=30).stdout
+    except LabError:
+        return None
+    ports = [int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines() if '(("conserver",' in line]
+    return min(ports, default=None)
+
+
+def probe_tcp(lab, port):
+    code = "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()"
+    return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip, str(port)], timeout=5).returncode == 0
+
+
+# ---------------------------------------------------------------- report
+def outcome_of(record, fault):
+    if record["recovery_s"] is None:
+        return "NOT RECOVERED"
+    where = record["where"]
+    moved = "moved to %s" % where if where != record["active"] else "stayed on %s" % where
+    return "recovered, %s%s" % (moved, "" if not record["violations"] else ", with violations")
+
+
+def line_of(record):
+    seconds = "%.1f s" % record["recovery_s"] if record["recovery_s"] is not None else "-"
+    return "%-22s %-6s %-40s %8s  %s" % (record["kind"], record["target"], record["detail"][:40], seconds,
+                                         record["outcome"])
+
+
+def write_report(path, summary, run, extra):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Fault run, seed %s" % summary["seed"], "",
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s`" % (
+                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else ""),
+             "", "| # | kind | target | detail | recovery (s) | outcome | notes |", "|---|---|---|---|---|---|---|"]
+    for r in run.records:
+        seconds = "-" if r["recovery_s"] is None else "%.1f" % r["recovery_s"]
+        cells = [str(r["n"]), r["kind"], r["target"], r["detail"], seconds, r["outcome"], "; ".join(r["notes"])]
+        lines.append("| %s |" % " | ".join(cell.replace("|", "/") for cell in cells))
+    recovery = sorted(r["recovery_s"] for r in run.records if r["recovery_s"] is not None)
+    lines += ["", "## Totals", "",
+              "- faults: %d, recovered: %d, violations: %d" % (summary["faults"], summary["recovered"],
+                                                                len(summary["violations"])),
+              "- recovery: max %s s, median %s s" % (summary["max_recovery_s"],
+                                                      recovery[len(recovery) // 2] if recovery else None),
+              "- probes through the VIP, from the client: %s" % ", ".join(run.probes),
+              "- VIP sampler: %s" % json.dumps(run.watch.summary() if run.watch else {})]
+    lines += ["- %s: %s" % item for item in extra.items()]
+    if run.aborted:
+        lines.append("- run stopped early: %s" % run.aborted)
+    lines += ["", "## Violations", ""] + (["- %s" % v for v in summary["violations"]] or ["none"])
+    lines += ["", "## Kinds", ""] + ["- **%s**: %s" % (name, cls.how) for name, (cls, _) in kinds.catalogue().items()]
+    lines += ["", "## Per fault: cluster events (from pacemaker.log, seconds after injection)", ""]
+    for r in run.records:
+        lines += ["### %d. %s on %s %s — %s" % (r["n"], r["kind"], r["target"], r["detail"], r["outcome"]), ""]
+        lines += ["    " + e for e in r["events"]] or ["    (none)"]
+        for title, text in r["diagnostics"].items():
+            lines += ["", "%s:" % title, "", "```", text.rstrip(), "```"]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- the whole run
+def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print):
+    """Build (or reuse) the fault lab, run the plan, tear the lab down (unless keep),
+    write the report; returns (summary, report path)."""
+    seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
+    say("faults: seed %d" % seed)
+    run = Run(labsetup.new_lab(), seed, count, kind_names, bound, say)
+    lab = run.lab
+    say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
+    started = time.monotonic()
+    extra = {}
+    try:
+        if reuse and labsetup.reusable(lab):
+            say("reusing the fault lab (group on %s)" % pair.active_node(lab))
+        else:
+            say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
+            labsetup.build(lab)
+            extra["build"] = "%.0f s" % (time.monotonic() - started)
+        summary = run.execute()
+    except Exception as error:  # noqa: BLE001 - whatever stopped the run, report it
+        run.violations.add("run failed: %s: %s" % (type(error).__name__, error))
+        summary = run.summary()
+    finally:
+        if not keep:
+            lab.down()
+    extra["duration"] = "%.0f s" % (time.monotonic() - started)
+    path = write_report(report or labsetup.WORKDIR / "reports" / ("%d.md" % seed), summary, run, extra)
+    say("report: %s" % path)
+    return summary, path
