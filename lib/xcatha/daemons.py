@@ -22,7 +22,12 @@ class Daemon:
         return units.state(self.unit, deadline)
 
     def status(self, deadline=None):
-        """(code, reason, state): running, cleanly stopped, or in between (failed)."""
+        """(code, reason, state): running, cleanly stopped, or in between (failed).
+        A unit with live processes in its cgroup is running; only otherwise is systemd asked."""
+        pids = units.cgroup_processes(self.unit)
+        if pids:
+            running = units.RunningUnit(self.unit, pids)
+            return ExitCode.SUCCESS, running.describe(), running
         state = self.state(deadline)
         if state.running:
             return ExitCode.SUCCESS, state.describe(), state
