@@ -194,6 +194,22 @@ class PostgreSQL(Engine):
     service = "postgresql"
     kill_signal = 3  # SIGQUIT: PostgreSQL's immediate shutdown, crash recovery at next start
 
+    def server_status(self, deadline):
+        code, reason = super().server_status(deadline)
+        if code == ExitCode.SUCCESS:
+            pid = self.postmaster_pid()
+            if pid is None or not processes.alive(pid):
+                # its backends outlive a killed postmaster for a moment; the server is gone
+                return ExitCode.ERR_GENERIC, "the postmaster of %s is gone" % self.datadir
+        return code, reason
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.datadir, "postmaster.pid"), encoding="ascii") as stream:
+                return int(stream.readline())
+        except (OSError, ValueError):
+            return None
+
     def default_datadir(self):
         if self.family == "debian":
             version = units.postgresql_version() or "15"
