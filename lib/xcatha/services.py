@@ -53,20 +53,23 @@ class Named(Daemon):
         self.address, self.hostname, self.use_makedns = address, hostname, use_makedns
 
     def query(self, timeout=2.0):
-        """None when named at the VIP answers the VIP's name with the VIP, else what went wrong."""
-        import dns.exception
-        import dns.resolver
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [str(self.address)]
-        resolver.lifetime = resolver.timeout = timeout
+        """None when named at the VIP answers the VIP's name with the VIP, else what went wrong.
+        Asked with dig, BIND's own client (xCAT needs bind-utils for makedns anyway)."""
         record = "A" if self.address.version == 4 else "AAAA"
+        argv = ["dig", "+short", "+time=%d" % max(int(timeout), 1), "+tries=1", "@%s" % self.address,
+                self.hostname, record]
         try:
-            answer = resolver.resolve(self.hostname, record, raise_on_no_answer=True)
-        except dns.exception.DNSException as error:
-            return "%s %s @%s: %s" % (record, self.hostname, self.address, error.__class__.__name__)
-        addresses = {item.address for item in answer}
-        if str(self.address) not in addresses:
-            return "%s resolves to %s, not %s" % (self.hostname, ", ".join(sorted(addresses)), self.address)
+            result = run.run(argv, timeout=timeout + 2, quiet=True)
+        except FileNotFoundError:
+            raise OcfError(ExitCode.ERR_INSTALLED, "dig not found: install bind-utils (bind9-dnsutils)") from None
+        except run.CommandTimeout:
+            return "%s %s @%s: no answer in time" % (record, self.hostname, self.address)
+        answers = result.stdout.split()
+        if not result.ok or not answers:
+            return "%s %s @%s: no answer (%s)" % (record, self.hostname, self.address,
+                                                  result.last_error_line() if not result.ok else "empty")
+        if str(self.address) not in answers:
+            return "%s resolves to %s, not %s" % (self.hostname, ", ".join(answers), self.address)
         return None
 
     def start(self, deadline):
