@@ -228,7 +228,8 @@ LOG_LINE = re.compile(r"^(\w{3} \d+ \d\d:\d\d:\d\d(?:\.\d+)?) (\S+) .*?(Result o
 
 
 def fence_history(lab, via):
-    result = lab.node(via).exec(["stonith_admin", "--history", "*", "--output-as=xml"], timeout=30)
+    # without --verbose, Pacemaker 2.1.5 lists only one event per node (the first)
+    result = lab.node(via).exec(["stonith_admin", "--history", "*", "--verbose", "--output-as=xml"], timeout=30)
     events = []
     if result.returncode != 0:
         return events
