@@ -8,8 +8,8 @@ while background threads check the invariants, measures each recovery and
 writes a report.  The last line printed is one JSON object; the exit status is
 non-zero on an invariant violation or an unrecovered fault.
 
-Modules: labsetup (the lab and its frozen copy of the installed agents),
-cluster (reading the cluster's state), invariants (the background checks),
-kinds (the faults: how each is injected, noticed and healed), runner (the run
-and its report).
+Modules: cluster (reading the cluster's state), invariants (the background
+checks), kinds (the faults: how each is injected, noticed and healed), runner
+(the lab, on a frozen copy of the installed agents (lab.frozen), the run and
+its report).
 """

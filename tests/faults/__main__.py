@@ -4,7 +4,8 @@ import json
 import random
 import sys
 
-from . import kinds, labsetup
+from . import kinds
+from .runner import WORKDIR
 from .runner import BOUND, fault_run
 
 
@@ -18,7 +19,7 @@ def parse_args(argv):
     ap.add_argument("--seed", type=int, help="seed of random.Random (default: a random one, printed first)")
     ap.add_argument("--kinds", help="comma-separated kinds to draw from (default: all; see --list)")
     ap.add_argument("--bound", type=float, default=BOUND, help="seconds allowed per recovery (default %(default)s)")
-    ap.add_argument("--report", help="report path (default %s/reports/SEED.md)" % labsetup.WORKDIR)
+    ap.add_argument("--report", help="report path (default %s/reports/SEED.md)" % WORKDIR)
     ap.add_argument("--reuse", action="store_true", help="use the fault lab if it is up and healthy")
     ap.add_argument("--keep", action="store_true", help="leave the fault lab up afterwards")
     ap.add_argument("--list", action="store_true", help="list the fault kinds and exit")

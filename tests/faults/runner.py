@@ -6,15 +6,21 @@ import random
 import time
 from pathlib import Path
 
-from lab import pair
+from lab import frozen, pair
 from lab.util import LabError, log
 
-from . import cluster, kinds, labsetup
+from . import cluster, kinds
 from .invariants import Violations, VipWatch
 
 BOUND = 120.0           # fault injected (or healed) -> group started on one node, every service answers
 HEALTHY_BOUND = 300.0   # -> both nodes online, every resource running, failures cleaned up
 TABLE = "fault_rows"
+WORKDIR = Path("/var/lib/xcatha-lab-faults")
+
+
+def new_lab():
+    """The fault lab: prefix xhf, 192.168.75.0/24, next to the default lab."""
+    return frozen.new_lab("xhf", "192.168.75", WORKDIR)
 
 
 class Run:
@@ -361,17 +367,17 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
     write the report; returns (summary, report path)."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
     say("faults: seed %d" % seed)
-    run = Run(labsetup.new_lab(), seed, count, kind_names, bound, say)
+    run = Run(new_lab(), seed, count, kind_names, bound, say)
     lab = run.lab
     say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
     started = time.monotonic()
     extra = {}
     try:
-        if reuse and labsetup.reusable(lab):
+        if reuse and frozen.reusable(lab):
             say("reusing the fault lab (group on %s)" % pair.active_node(lab))
         else:
             say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
-            labsetup.build(lab)
+            frozen.build(lab)
             extra["build"] = "%.0f s" % (time.monotonic() - started)
         summary = run.execute()
     except Exception as error:  # noqa: BLE001 - whatever stopped the run, report it
@@ -381,6 +387,6 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
         if not keep:
             lab.down()
     extra["duration"] = "%.0f s" % (time.monotonic() - started)
-    path = write_report(report or labsetup.WORKDIR / "reports" / ("%d.md" % seed), summary, run, extra)
+    path = write_report(report or WORKDIR / "reports" / ("%d.md" % seed), summary, run, extra)
     say("report: %s" % path)
     return summary, path
