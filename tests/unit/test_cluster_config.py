@@ -60,10 +60,10 @@ def test_render_is_valid_and_complete(rendered):
     root = ET.parse(new).getroot()
     group = root.find(".//group[@id='xcatmn']")
     assert [p.get("id") for p in group.findall("primitive")] == list(cluster_config.MEMBERS)
-    # op timeouts and intervals come from the agents' meta-data (db: start 120 s, monitors 20 s and 60 s)
+    # op timeouts and intervals come from the agents' meta-data (db: start 120 s, monitors every 30 s and 60 s)
     db_ops = {(op.get("name"), op.get("interval"), op.get("timeout")) for op in root.iter("op")
               if op.get("id", "").startswith("db-")}
-    assert ("start", "0s", "120s") in db_ops and ("monitor", "60s", "30s") in db_ops
+    assert {("start", "0s", "120s"), ("monitor", "30s", "30s"), ("monitor", "60s", "30s")} <= db_ops
     fence = root.find(".//primitive[@id='fence-host1']")
     assert fence.get("class") == "stonith" and fence.get("type") == "fence_ipmilan"
     assert {n.get("name"): n.get("value") for n in fence.iter("nvpair")}["password"] == "labpass"

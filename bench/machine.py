@@ -1,0 +1,64 @@
+"""The machine and software the numbers were measured on."""
+import os
+import platform
+import subprocess
+
+PACKAGES = ("pacemaker", "corosync", "pcs", "resource-agents", "fence-agents", "postgresql-15", "bind9",
+            "isc-dhcp-server", "conserver-server", "systemd")
+
+
+def describe(lab):
+    info = {"cpu_model": cpu_model(), "cores": os.cpu_count(), "memory_gb": memory_gb(),
+            "kernel": platform.release(), "os": os_release(), "python_agents": python_version(),
+            "packages": {name: package_version(name) for name in PACKAGES}}
+    info["cluster"] = cluster_settings(lab)
+    return info
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as stream:
+        for line in stream:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def memory_gb():
+    with open("/proc/meminfo") as stream:
+        for line in stream:
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    return None
+
+
+def os_release():
+    try:
+        with open("/etc/os-release") as stream:
+            values = dict(line.rstrip("\n").split("=", 1) for line in stream if "=" in line)
+        return values.get("PRETTY_NAME", "").strip('"')
+    except OSError:
+        return None
+
+
+def python_version():
+    result = subprocess.run(["/usr/bin/python3", "--version"], check=False, capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def package_version(name):
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], check=False,
+                            capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def cluster_settings(lab):
+    """Corosync's timing as it runs (pcs leaves the defaults) and the fence devices' delays."""
+    node = lab.node(lab.cfg.node_names[0])
+    settings = {}
+    for key in ("token", "consensus", "token_retransmits_before_loss_const"):
+        result = node.exec(["corosync-cmapctl", "-g", "runtime.config.totem." + key], timeout=30)
+        if result.returncode == 0 and "=" in result.stdout:
+            settings["totem_" + key] = result.stdout.rsplit("=", 1)[1].strip()
+    result = node.exec(["cibadmin", "--query", "--xpath", "//nvpair[@name='pcmk_delay_base']"], timeout=30)
+    settings["fence_delays"] = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    return settings

@@ -1,0 +1,119 @@
+"""First answers through the VIP from the client namespace, at a finer grain than
+the lab's probes (pair.PROBES, which make demo and the tests use):
+
+- vip: one ping that waits 0.3 s instead of 1 s;
+- dhcp: DISCOVERs for the client's DHCP MAC every 0.25 s from one small process,
+  until an OFFER of that MAC's fixed address arrives (dhclient retransmits only
+  after a second or more, which would be measured as DHCP being late); with a
+  target node, only an offer from that node counts;
+- xcatd, dns, sql: the lab's probes (once the VIP is up they fail at once).
+"""
+import concurrent.futures
+import time
+
+from lab import pair
+from lab.util import log
+
+DHCP_PROBE = r"""
+import random, socket, struct, sys, time
+iface, mac, timeout, interval = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), float(sys.argv[3]), \
+    float(sys.argv[4])
+MAGIC = b"\x63\x82\x53\x63"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
+s.bind(("0.0.0.0", 68))
+xid = random.getrandbits(32)
+# BOOTREQUEST with the broadcast flag: the OFFER comes back to 255.255.255.255:68
+packet = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000, bytes(4), bytes(4), bytes(4),
+                     bytes(4), mac + bytes(10), b"", b"") + MAGIC + bytes([53, 1, 1, 255])
+end, next_send = time.monotonic() + timeout, 0.0
+while time.monotonic() < end:
+    if time.monotonic() >= next_send:
+        s.sendto(packet, ("255.255.255.255", 67))
+        next_send = time.monotonic() + interval
+    s.settimeout(max(0.01, next_send - time.monotonic()))
+    try:
+        data, sender = s.recvfrom(4096)
+    except socket.timeout:
+        continue
+    if len(data) < 244 or data[0] != 2 or data[4:8] != struct.pack("!I", xid) or data[236:240] != MAGIC:
+        continue
+    options, i = {}, 240
+    while i < len(data) and data[i] != 255:
+        if data[i] == 0:
+            i += 1
+            continue
+        options[data[i]] = data[i + 2:i + 2 + data[i + 1]]
+        i += 2 + data[i + 1]
+    if options.get(53) == b"\x02":
+        print("%.6f %s %s" % (time.monotonic(), socket.inet_ntoa(data[16:20]), sender[0]))
+        sys.exit(0)
+sys.exit(1)
+"""
+DHCP_INTERVAL = 0.25
+DHCP_ATTEMPT = 10.0
+
+
+def probe_vip(lab):
+    return lab.client_exec(["ping", "-c", "1", "-W", "0.3", lab.cfg.vip], timeout=5).returncode == 0
+
+
+def dhcp_offer(lab):
+    """(monotonic time of the OFFER, offered address, server address), or None."""
+    result = lab.client_exec(["/usr/bin/python3", "-c", DHCP_PROBE, "eth0", lab.cfg.client_dhcp_mac,
+                              str(DHCP_ATTEMPT), str(DHCP_INTERVAL)], timeout=DHCP_ATTEMPT + 10)
+    if result.returncode != 0:
+        return None
+    stamp, offered, server = result.stdout.split()
+    return float(stamp), offered, server
+
+
+def fixed_address(lab):
+    """The address xCAT's DHCP host entry gives the client's DHCP MAC (a compute node's)."""
+    from lab import xcat
+    mac = lab.cfg.client_dhcp_mac.lower()
+    octet = next(octet for _, octet, node_mac in xcat.COMPUTE_NODES if node_mac and node_mac.lower() == mac)
+    return "%s.%d" % (lab.cfg.net, octet)
+
+
+PROBES = {"vip": probe_vip, "xcatd": pair.probe_xcatd, "dns": pair.probe_dns, "sql": pair.probe_sql}
+
+
+def first_answers(lab, since, timeout=120, on=None):
+    """Poll every service until it answers; {service: seconds after `since` (monotonic) or None}.
+    With on=node an answer counts only once the VIP is on that node (and a DHCP offer only
+    from that node)."""
+    end = time.monotonic() + timeout
+
+    def ready():
+        return on is None or pair.vip_on(lab, on)
+
+    def watch(name):
+        while time.monotonic() < end:
+            try:
+                if ready() and PROBES[name](lab):
+                    return time.monotonic() - since
+            except Exception as error:  # noqa: BLE001 - a probe may fail while a node reboots
+                log.debug("probe %s: %s", name, error)
+            time.sleep(0.1)
+        return None
+
+    def watch_dhcp():
+        wanted, server = fixed_address(lab), lab.cfg.node_ip(on) if on else None
+        while time.monotonic() < end:
+            try:
+                offer = dhcp_offer(lab) if ready() else None
+            except Exception as error:  # noqa: BLE001
+                log.debug("probe dhcp: %s", error)
+                offer = None
+            if offer and offer[1] == wanted and (server is None or offer[2] == server):
+                return offer[0] - since
+            time.sleep(0.1)
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(len(pair.SERVICES)) as pool:
+        futures = {name: pool.submit(watch, name) for name in PROBES}
+        futures["dhcp"] = pool.submit(watch_dhcp)
+        return {name: futures[name].result() for name in pair.SERVICES}
