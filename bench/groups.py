@@ -125,24 +125,12 @@ def switch(lab, to, groups):
 
 # ---------------------------------------------------------------- state
 def locations(lab, group, via=None):
-    root = pair.crm_mon(lab, via)
-    found = {rid: [] for rid in group.members}
-    if root is None:
-        return found
-    for resource in root.iter("resource"):
-        if resource.get("id") in found and resource.get("active") == "true":
-            found[resource.get("id")] = [n.get("name") for n in resource.iter("node")]
-    return found
+    return pair.group_locations(lab, via, group.members)
 
 
 def active_node(lab, group, via=None):
     """The node where every member runs, or None."""
-    where = {tuple(nodes) for nodes in locations(lab, group, via).values()}
-    if len(where) == 1:
-        nodes = where.pop()
-        if len(nodes) == 1:
-            return nodes[0]
-    return None
+    return pair.active_node(lab, via, group.members)
 
 
 def wait_started(lab, group, timeout=120, on=None, via=None):
