@@ -284,8 +284,9 @@ class LinkReplaced(Fault):
 class SharedUnreadable(Fault):
     kind = "shared-unreadable"
     how = ("chmod 000 /HA-data inside the active node (the shared directory: both nodes see it) for a window "
-           "that covers the depth-10 monitors, then its mode is restored from the host; recovery is counted "
-           "from the restore: no fencing or move can help, the group must be running once the storage is back")
+           "of several monitors, then its mode is restored from the host; recovery is counted from the restore. "
+           "Root's DAC override keeps the daemons (and the agents) reading through the mode, so what this proves "
+           "is narrower: no agent mistakes it for a failure worth a restart, a move or fencing")
     heal_first = True
     window = 45.0
 
