@@ -71,10 +71,10 @@ def crm_mon(lab, via=None):
     return ET.fromstring(result.stdout) if result.returncode == 0 else None
 
 
-def group_locations(lab, via=None):
+def group_locations(lab, via=None, members=MEMBERS):
     """{resource: [nodes where it is active]} for the group's members."""
     root = crm_mon(lab, via)
-    found = {name: [] for name in MEMBERS}
+    found = {name: [] for name in members}
     if root is None:
         return found
     for resource in root.iter("resource"):
@@ -83,9 +83,9 @@ def group_locations(lab, via=None):
     return found
 
 
-def active_node(lab, via=None):
+def active_node(lab, via=None, members=MEMBERS):
     """The node where every member of the group runs, or None."""
-    locations = group_locations(lab, via)
+    locations = group_locations(lab, via, members)
     nodes = {tuple(where) for where in locations.values()}
     if len(nodes) == 1:
         where = nodes.pop()
