@@ -295,15 +295,18 @@ class Run:
 
 # ---------------------------------------------------------------- probes
 def conserver_port(lab, node_name):
-    """The TCP port of the console server's main process: the lowest of conserver's ports
-    (its children, one per console group, listen on ephemeral ports that change with
-    every start), or None."""
+    """The TCP port of the console server's main process, or None while it is not listening.
+    Its children (one per console group) listen on ephemeral ports that change with every
+    start, so the main port is the one below the kernel's ephemeral range; the children
+    may be listening before the main process is."""
     try:
-        out = lab.node(node_name).exec(["ss", "-ltnpH"], timeout=30).stdout
-    except LabError:
+        node = lab.node(node_name)
+        out = node.exec(["ss", "-ltnpH"], timeout=30).stdout
+        ephemeral = int(node.exec(["cat", "/proc/sys/net/ipv4/ip_local_port_range"], timeout=30).stdout.split()[0])
+    except (LabError, ValueError, IndexError):
         return None
     ports = [int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines() if '(("conserver",' in line]
-    return min(ports, default=None)
+    return min((port for port in ports if port < ephemeral), default=None)
 
 
 def probe_tcp(lab, port):
