@@ -146,20 +146,7 @@ def wait_started(lab, group, timeout=120, on=None, via=None):
 
 def wait_healthy(lab, group, timeout=300):
     """Both nodes online, the group started on one, old failures cleaned up."""
-    end = time.monotonic() + timeout
-    for name in lab.cfg.node_names:
-        if not lab.node(name).running:
-            lab.boot(name)
-    cleaned = False
-    while time.monotonic() < end:
-        if sorted(pair.online(lab)) == sorted(lab.cfg.node_names) and active_node(lab, group):
-            if cleaned:
-                return active_node(lab, group)
-            pair.any_running_node(lab).exec(["crm_resource", "--cleanup", "--resource", group.name], timeout=60)
-            cleaned = True
-        time.sleep(1)
-    raise TimeoutError("the pair did not become healthy: online=%s %s=%s" % (
-        pair.online(lab), group, locations(lab, group)))
+    return pair.wait_healthy(lab, timeout, group.name, group.members)
 
 
 def check(result, what):

@@ -251,7 +251,7 @@ def online(lab, via=None):
     return [n.get("name") for n in root.iter("node") if n.get("online") == "true"]
 
 
-def wait_healthy(lab, timeout=180):
+def wait_healthy(lab, timeout=180, group=GROUP, members=MEMBERS):
     """Both nodes online, the group started on one, failures cleaned up: a known state to start from."""
     end = time.monotonic() + timeout
     for name in lab.cfg.node_names:
@@ -259,14 +259,15 @@ def wait_healthy(lab, timeout=180):
             lab.boot(name)
     cleaned = False
     while time.monotonic() < end:
-        if sorted(online(lab)) == sorted(lab.cfg.node_names) and active_node(lab):
+        if sorted(online(lab)) == sorted(lab.cfg.node_names) and active_node(lab, members=members):
             if cleaned:
-                return active_node(lab)
+                return active_node(lab, members=members)
             # forget old failures; the cleanup re-probes the group, so wait for it again
-            any_running_node(lab).exec(["crm_resource", "--cleanup", "--resource", GROUP], timeout=60)
+            any_running_node(lab).exec(["crm_resource", "--cleanup", "--resource", group], timeout=60)
             cleaned = True
         time.sleep(1)
-    raise TimeoutError("the pair did not become healthy: online=%s group=%s" % (online(lab), group_locations(lab)))
+    raise TimeoutError("the pair did not become healthy: online=%s %s=%s" % (
+        online(lab), group, group_locations(lab, members=members)))
 
 
 def fail_counts(lab, via=None):
