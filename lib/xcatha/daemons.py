@@ -24,7 +24,8 @@ class Daemon:
     def status(self, deadline=None):
         """(code, reason, state): running, cleanly stopped, or in between (failed).
         A unit with live processes in its cgroup is running; only otherwise is systemd asked."""
-        pids = units.cgroup_processes(self.unit)
+        # straight from cgroupfs, no systemctl fork: this is the monitors' hot path
+        pids = processes.unit_processes("/system.slice/" + self.unit)
         if pids:
             running = units.RunningUnit(self.unit, pids)
             return ExitCode.SUCCESS, running.describe(), running

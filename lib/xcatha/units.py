@@ -183,25 +183,8 @@ class UnitState:
         return "%s is %s (%s)" % (self.unit, self.active_state or "unknown", self.sub_state or "-")
 
 
-CGROUP_ROOTS = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified", "/sys/fs/cgroup")
-
-
-def cgroup_processes(unit):
-    """The unit's live processes straight from cgroupfs, without asking systemd (no fork:
-    this is the monitors' hot path); None when its cgroup is not there — the unit is
-    stopped, or lives in a slice other than system.slice."""
-    from xcatha.processes import alive
-    for root in CGROUP_ROOTS:
-        try:
-            with open("%s/system.slice/%s/cgroup.procs" % (root, unit), encoding="ascii") as stream:
-                return [int(line) for line in stream if line.strip() and alive(int(line))]
-        except OSError:
-            continue
-    return None
-
-
 class RunningUnit:
-    """A unit seen running from its cgroup alone (see cgroup_processes)."""
+    """A unit seen running from the live processes in its cgroup alone, without asking systemd."""
 
     running, stopped, active = True, False, True
 
