@@ -2,6 +2,7 @@
 that other processes (the vBMCs, later CLI calls) act on the same lab."""
 
 import json
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,9 +19,11 @@ NOISY_UNITS = ("openipmi",)
 
 @dataclass
 class LabConfig:
-    prefix: str = "xha"
-    workdir: Path = Path("/var/lib/xcatha-lab")
-    net: str = "192.168.77"
+    # The default lab; XCATHA_LAB_PREFIX/_NET/_WORKDIR move it aside, so that two
+    # checkouts (a developer's and a helper's) can each run the tiers at once.
+    prefix: str = os.environ.get("XCATHA_LAB_PREFIX", "xha")
+    workdir: Path = Path(os.environ.get("XCATHA_LAB_WORKDIR", "/var/lib/xcatha-lab"))
+    net: str = os.environ.get("XCATHA_LAB_NET", "192.168.77")
     node_names: tuple[str, ...] = ("host1", "host2")
     client_octet: int = 3
     client_dhcp_mac: str = "52:54:00:77:00:50"

@@ -17,6 +17,7 @@ from .util import log
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_CONFIG = REPO / "cluster-config" / "xcatha.conf"
+CLUSTER_CONFIG_NET = "192.168.77"  # the network cluster-config/xcatha.conf describes
 NODE_CONFIG = "/etc/xcatha/cluster.conf"
 GROUP = "xcatmn"
 MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
@@ -51,7 +52,7 @@ def build(lab, engine="postgresql"):
 def cluster_config_text(cfg):
     """cluster-config/xcatha.conf for this lab: the file describes the default lab's
     network (192.168.77.x); a lab on another network gets its own addresses."""
-    return CLUSTER_CONFIG.read_text().replace(LabConfig.net + ".", cfg.net + ".")
+    return CLUSTER_CONFIG.read_text().replace(CLUSTER_CONFIG_NET + ".", cfg.net + ".")
 
 
 # ---------------------------------------------------------------- cluster state

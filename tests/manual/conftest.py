@@ -12,7 +12,7 @@ class Manual:
 
     def up(self):
         self.lab.up(nodes=self.cfg.node_names)
-        text = pair.CLUSTER_CONFIG.read_text()
+        text = pair.cluster_config_text(self.cfg)
         for name in self.cfg.node_names:
             self.lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG],
                                      input=text, check=True)
