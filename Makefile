@@ -25,7 +25,7 @@ APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-clie
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps
 TEST_PIP    := pytest hypothesis pyghmi ruff vermin
 
-.PHONY: all deps install uninstall venv lint unit test demo lab-down lab-shell bench faults clean
+.PHONY: all deps install uninstall venv lint unit test demo lab-down lab-shell bench faults clean deb rpm
 
 all: install
 
@@ -66,6 +66,19 @@ uninstall:
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
 	rm -f $(UNITDIR)/xcatha-boot-cleanup.service
 
+# Packages, built from a copy of the checkout (tracked and new files, not what
+# .gitignore leaves out) so that a build never writes into the source tree.
+# The distro's python3 builds the packages, not a pyenv or venv one first on the caller's PATH.
+DISTRO_PATH := /usr/sbin:/usr/bin:/sbin:/bin
+VERSION     := $(shell sed -n 's/^version = //p' setup.cfg)
+DEBDIR      := build/deb
+deb:
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/xcatha-$(VERSION)
+	git ls-files -z -c -o --exclude-standard | xargs -0 cp --parents -t $(DEBDIR)/xcatha-$(VERSION)
+	cd $(DEBDIR)/xcatha-$(VERSION) && env PATH=$(DISTRO_PATH) dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(DEBDIR)/xcatha_$(VERSION)_all.deb
+	@echo "built $(DEBDIR)/xcatha_$(VERSION)_all.deb"
+
 # The developer/test environment: the package (editable) plus the test tools.
 venv: $(VENV)/.done
 $(VENV)/.done: setup.cfg pyproject.toml Makefile
@@ -75,8 +88,8 @@ $(VENV)/.done: setup.cfg pyproject.toml Makefile
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check lib tests $(wildcard bench) agents/* tests/sample_agent
-	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/*
+	$(VENV)/bin/ruff check lib tests packaging $(wildcard bench) agents/* tests/sample_agent
+	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/* packaging
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
