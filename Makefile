@@ -17,29 +17,35 @@ TRIALS      ?= 5
 SEED        ?=
 COUNT       ?= 30
 
-# What the agents need at run time, and what the lab and the tests need on top.
+# What the agents need at run time (the .deb's Depends and the cluster tools), what
+# `make deb` and `make rpm` need, and what the lab and the tests need on top.
 APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents \
-               libxml2-utils iputils-arping rsync python3-venv
+               libxml2-utils iputils-arping rsync python3-click python3-psutil python3-pyroute2
+APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
+               python3-wheel python3-venv lintian rpm rpmlint
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps
 TEST_PIP    := pytest hypothesis pyghmi ruff vermin
+# Every Python the package supports: EL8/SLES 15 via a 3.9+ stream, Debian 12 3.11, EL10 3.12, newer 3.13.
+PYTHONS     ?= 3.9 3.11 3.12 3.13
+PYENV_ROOT  ?= $(HOME)/.pyenv
 
-.PHONY: all deps install uninstall venv lint unit test demo lab-down lab-shell bench faults clean deb rpm
+.PHONY: all deps install install-deb uninstall venv lint unit unit-pythons test demo lab-down lab-shell bench faults clean deb rpm
 
 all: install
 
 # Debian packages.  Package scripts must not start daemons on the host (the lab
 # nodes boot from the host's root): a temporary policy-rc.d refuses them.
 deps:
-	@if dpkg-query -W -f='$${Status}\n' $(APT_RUNTIME) $(APT_LAB) 2>/dev/null \
+	@if dpkg-query -W -f='$${Status}\n' $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB) 2>/dev/null \
 	    | grep -qv '^install ok installed$$' || \
-	    [ $$(dpkg-query -W -f='$${Status}\n' $(APT_RUNTIME) $(APT_LAB) 2>/dev/null | wc -l) \
-	      -ne $(words $(APT_RUNTIME) $(APT_LAB)) ]; then \
+	    [ $$(dpkg-query -W -f='$${Status}\n' $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB) 2>/dev/null | wc -l) \
+	      -ne $(words $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB)) ]; then \
 	  policy=/usr/sbin/policy-rc.d; added=; \
 	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy; chmod 755 $$policy; added=1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -q $(APT_RUNTIME) $(APT_LAB); rc=$$?; \
+	  apt-get update -qq && apt-get install -y -q $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB); rc=$$?; \
 	  if [ -n "$$added" ]; then rm -f $$policy; fi; exit $$rc; \
 	fi
 
@@ -74,10 +80,21 @@ VERSION     := $(shell sed -n 's/^version = //p' setup.cfg)
 DEBDIR      := build/deb
 deb:
 	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/xcatha-$(VERSION)
-	git ls-files -z -c -o --exclude-standard | xargs -0 cp --parents -t $(DEBDIR)/xcatha-$(VERSION)
+	git ls-files -z -c -o --exclude-standard \
+	  | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(DEBDIR)/xcatha-$(VERSION)
 	cd $(DEBDIR)/xcatha-$(VERSION) && env PATH=$(DISTRO_PATH) dpkg-buildpackage -us -uc -b
 	lintian --fail-on error $(DEBDIR)/xcatha_$(VERSION)_all.deb
 	@echo "built $(DEBDIR)/xcatha_$(VERSION)_all.deb"
+
+# The package on this host, as a site installs it (apt resolves the Depends from
+# Debian): `make test` needs the agents where pcs looks for them.  What a
+# development `make install` left is removed first, lest it shadow the package.
+install-deb: deb
+	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service
+	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
+	  if [ -L $(SBINDIR)/$$cmd ]; then rm -f $(SBINDIR)/$$cmd; fi; \
+	done
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall $(abspath $(DEBDIR))/xcatha_$(VERSION)_all.deb
 
 # The developer/test environment: the package (editable) plus the test tools.
 venv: $(VENV)/.done
@@ -94,10 +111,33 @@ lint: venv
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)
 
-test: deps install venv lint
+# The unit tier under every supported Python, each in its own .venv-<version>: a
+# pyenv build (installed with pyenv if pyenv is there), else python<version> on
+# PATH; one that cannot be found is skipped with the reason, and a summary says so.
+unit-pythons:
+	@skipped=; for v in $(PYTHONS); do \
+	  py=$$( (ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null || true) | sort -V | tail -1); \
+	  if [ -z "$$py" ] && command -v pyenv >/dev/null; then \
+	    echo "python$$v: not built yet, pyenv install $$v"; \
+	    pyenv install -s $$v || echo "pyenv install $$v failed"; \
+	    py=$$( (ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python$$v 2>/dev/null || true) | sort -V | tail -1); fi; \
+	  [ -n "$$py" ] || py=$$(command -v python$$v || true); \
+	  if [ -z "$$py" ]; then \
+	    echo "SKIPPED python$$v: no pyenv build in $(PYENV_ROOT)/versions (nor could pyenv make one), no python$$v on PATH"; \
+	    skipped="$$skipped $$v"; continue; fi; \
+	  env=$(VENV)-$$v; \
+	  if [ ! -e $$env/.done ] || [ setup.cfg -nt $$env/.done ]; then \
+	    rm -rf $$env && $$py -m venv $$env && \
+	    $$env/bin/python -m pip install -q --disable-pip-version-check -e . pytest hypothesis && touch $$env/.done; fi; \
+	  echo "== unit tier on $$($$env/bin/python -V) ($$py)"; \
+	  $$env/bin/pytest -q -p no:randomly tests/unit $(PYTEST_ARGS); \
+	done; \
+	if [ -n "$$skipped" ]; then echo "unit tier NOT run on python:$$skipped (see SKIPPED above)"; fi
+
+test: deps install-deb venv lint unit-pythons
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-demo: deps install venv
+demo: deps venv
 	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab.demo
 
 # The lab's own code needs only the standard library: tear down even without .venv.
@@ -109,12 +149,12 @@ lab-shell:
 	@if [ "$(NODE)" = client ]; then ip netns exec xha-client bash; \
 	else PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab shell $(NODE); fi
 
-bench: deps install venv
+bench: deps venv
 	$(VENV)/bin/python -m pip install -q matplotlib
 	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS)
 
-faults: deps install venv
+faults: deps venv
 	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED))
 
 clean:
-	rm -rf $(VENV) build lib/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(addprefix $(VENV)-,$(PYTHONS)) build lib/*.egg-info .pytest_cache .ruff_cache

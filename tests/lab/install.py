@@ -1,87 +1,70 @@
-"""Each lab installs the checkout it runs from, into its own work dir.
+"""Each lab installs the checkout it runs from, as a site does: its Debian package.
 
-The nodes boot from the host's root, where `make install` of whichever checkout
-ran last would otherwise decide what the agents are.  So every lab builds its
-own copy before it boots (a virtual environment from /usr/bin/python3 with the
-package and its dependencies, the agents with that interpreter in their #!
-line) and binds it where the package goes: /opt/xcatha and
-/usr/lib/ocf/resource.d/xcat.  A re-install on the host during a long run (the
-fault run, the bench) then changes nothing under the running agents, and two
-checkouts can run their labs side by side.
+Before it boots, every lab builds the .deb of its checkout (`make deb`, into its
+own work dir) and each node installs it with apt before its first boot, as an
+admin would: `apt-get install ./xcatha_*.deb`, every dependency resolved from
+Debian packages (the host's, which `make deps` installed: the nodes' root is an
+overlay over the host's, and a node has no mirror to download from).  The
+package's files land in the node's own upper layer, so a re-install on the host
+during a long run (the fault run, the bench) changes nothing under the running
+agents, and two checkouts can run their labs side by side.
 """
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 from .util import LabError, log
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = "/usr/bin/python3"          # the interpreter the installed agents run with
-COMMANDS = ("xcatha", "activate-xcatmn", "deactivate-xcatmn")
 UNIT = "xcatha-boot-cleanup.service"
-# Where the copy appears in a node: (subdirectory of the copy, path in the node).
-PLACES = (("opt-xcatha", "/opt/xcatha"), ("ocf-xcat", "/usr/lib/ocf/resource.d/xcat"))
+# The distro's interpreter and tools build the package, not a pyenv or venv first on PATH.
+DISTRO_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+IN_NODE = "/run/xcatha-install/"
 IMPORT_ALL = ("import importlib, pkgutil, xcatha\n"
               "for module in pkgutil.iter_modules(xcatha.__path__):\n"
-              "    importlib.import_module('xcatha.' + module.name)\n")
+              "    importlib.import_module('xcatha.' + module.name)\n"
+              "assert xcatha.__file__.startswith('/usr/lib/python3/dist-packages/'), xcatha.__file__\n")
 
 
 def directory(cfg) -> Path:
     return cfg.workdir / "install"
 
 
-def binds(cfg):
-    """The bind mounts that put this lab's copy where the package lives."""
-    return [(str(directory(cfg) / copy), path, True) for copy, path in PLACES]
+def package(cfg) -> Path:
+    debs = sorted((directory(cfg) / "deb").glob("xcatha_*_all.deb"))
+    if len(debs) != 1:
+        raise LabError("expected one xcatha .deb in %s, found %d" % (directory(cfg) / "deb", len(debs)))
+    return debs[0]
 
 
 def build(cfg, checkout: Path = REPO) -> None:
-    """Install checkout into the lab's work dir (only while the lab is down: nodes see the copy)."""
-    target = directory(cfg)
-    if target.exists():
-        shutil.rmtree(target)
-    venv = target / "opt-xcatha"
-    _run([PYTHON, "-m", "venv", str(venv)])
-    # Not editable: the nodes must run what was checked out when the lab was built.
-    _run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-          "--no-warn-script-location", str(checkout)], timeout=600)
-    # Scripts say where the venv was built; inside a node it is bound at /opt/xcatha.
-    for script in (venv / "bin").iterdir():
-        if script.is_file() and not script.is_symlink():
-            text = script.read_bytes()
-            if text.startswith(b"#!" + str(venv).encode()):
-                script.write_bytes(b"#!/opt/xcatha" + text[2 + len(str(venv)):])
-    agents = target / "ocf-xcat"
-    agents.mkdir()
-    for agent in sorted((checkout / "agents").iterdir()):
-        lines = agent.read_text().splitlines(keepends=True)
-        lines[0] = "#!/opt/xcatha/bin/python3 -I\n"
-        (agents / agent.name).write_text("".join(lines))
-        (agents / agent.name).chmod(0o755)
-    shutil.copy(checkout / "systemd" / UNIT, target / UNIT)
-    check = subprocess.run([str(venv / "bin/python3"), "-I", "-c", IMPORT_ALL], capture_output=True, text=True)
-    if check.returncode != 0:
-        raise LabError("the lab's copy of xcatha does not import: %s" % check.stderr.strip()[-500:])
-    log.info("lab: %s installed into %s", checkout, target)
+    """Build the checkout's .deb into the lab's work dir (lintian checks it on the way)."""
+    target = directory(cfg) / "deb"
+    _run(["make", "-s", "-C", str(checkout), "deb", "DEBDIR=%s" % target], timeout=900)
+    log.info("lab: %s built from %s", package(cfg), checkout)
 
 
 def provision(cfg, root: Path) -> None:
-    """In a node's root before its first boot: the commands and the boot clean-up unit,
-    as `make install` puts them on a real host."""
-    for command in COMMANDS:
-        link = root / "usr/sbin" / command
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        link.symlink_to("/opt/xcatha/bin/" + command)
-    unit = root / "etc/systemd/system" / UNIT
-    if unit.is_symlink() or unit.exists():
-        unit.unlink()
-    shutil.copy(directory(cfg) / UNIT, unit)
+    """In a node's root before its first boot: install the package with apt, in a
+    throw-away container on the node's root (no network: nothing is downloaded)."""
+    leftover = root / "etc/systemd/system" / UNIT  # a host `make install` puts its unit there
+    if leftover.is_symlink() or leftover.exists():
+        leftover.unlink()
+    deb = package(cfg)
+    machine = "%s-install-%s" % (cfg.prefix, os.urandom(3).hex())
+    script = ("export DEBIAN_FRONTEND=noninteractive\n"
+              "apt-get install -y -q --reinstall --allow-downgrades %s%s\n"
+              "/usr/bin/python3 -I -c \"$1\"\n"
+              "/usr/sbin/xcatha --version\n" % (IN_NODE, deb.name))
+    _run(["systemd-nspawn", "--quiet", "-D", str(root), "--register=no", "--keep-unit", "--machine=" + machine,
+          "--private-network", "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--pipe",
+          "--bind-ro=%s:%s" % (deb.parent, IN_NODE), "/bin/sh", "-ec", script, "install", IMPORT_ALL],
+         timeout=300)
 
 
 def _run(argv, timeout=300):
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=dict(
-        os.environ, PIP_NO_INPUT="1"))
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                            env=dict(os.environ, PATH=DISTRO_PATH), stdin=subprocess.DEVNULL)
     if result.returncode != 0:
-        raise LabError("%s failed: %s" % (" ".join(argv[:4]), (result.stderr or result.stdout).strip()[-800:]))
+        raise LabError("%s failed: %s" % (" ".join(argv[:4]), (result.stderr + result.stdout).strip()[-1500:]))
+    return result

@@ -167,7 +167,7 @@ class Node:
             "--resolv-conf=off", "--timezone=off", "--link-journal=no",
             "--bind=%s:/HA-data" % self.cfg.shared_data,
         ]
-        for host_path, node_path, read_only in self.cfg.binds + install.binds(self.cfg):
+        for host_path, node_path, read_only in self.cfg.binds:
             argv.append("--%s=%s:%s" % ("bind-ro" if read_only else "bind", host_path, node_path))
         return argv
 
