@@ -77,14 +77,29 @@ uninstall:
 # The distro's python3 builds the packages, not a pyenv or venv one first on the caller's PATH.
 DISTRO_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 VERSION     := $(shell sed -n 's/^version = //p' setup.cfg)
-DEBDIR      := build/deb
+DEBDIR      ?= build/deb
+RPMDIR      ?= build/rpm
+COPY_TREE   = git ls-files -z -c -o --exclude-standard \
+	  | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C
 deb:
 	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/xcatha-$(VERSION)
-	git ls-files -z -c -o --exclude-standard \
-	  | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C $(DEBDIR)/xcatha-$(VERSION)
+	$(COPY_TREE) $(DEBDIR)/xcatha-$(VERSION)
 	cd $(DEBDIR)/xcatha-$(VERSION) && env PATH=$(DISTRO_PATH) dpkg-buildpackage -us -uc -b
 	lintian --fail-on error $(DEBDIR)/xcatha_$(VERSION)_all.deb
 	@echo "built $(DEBDIR)/xcatha_$(VERSION)_all.deb"
+
+# The source tarball carries the man pages and the completion already generated
+# (the RPM distros' Pythons may lack click at build time); rpmbuild here is
+# Debian's, with the spec's fallbacks for the EL/SUSE macros it does not have.
+rpm:
+	rm -rf $(RPMDIR) && mkdir -p $(RPMDIR)/SOURCES/xcatha-$(VERSION)
+	$(COPY_TREE) $(RPMDIR)/SOURCES/xcatha-$(VERSION)
+	cd $(RPMDIR)/SOURCES/xcatha-$(VERSION) && env PATH=$(DISTRO_PATH) python3 packaging/gen.py man packaging/man \
+	  && env PATH=$(DISTRO_PATH) python3 packaging/gen.py completion packaging/xcatha.bash
+	tar -C $(RPMDIR)/SOURCES --owner=0 --group=0 -czf $(RPMDIR)/SOURCES/xcatha-$(VERSION).tar.gz xcatha-$(VERSION)
+	env PATH=$(DISTRO_PATH) rpmbuild -ba --nodeps --define "_topdir $(abspath $(RPMDIR))" packaging/rpm/xcatha.spec
+	rpmlint -r packaging/rpm/rpmlintrc packaging/rpm/xcatha.spec $(RPMDIR)/RPMS/noarch/*.rpm $(RPMDIR)/SRPMS/*.rpm
+	@echo "built" $(RPMDIR)/RPMS/noarch/*.rpm $(RPMDIR)/SRPMS/*.rpm
 
 # The package on this host, as a site installs it (apt resolves the Depends from
 # Debian): `make test` needs the agents where pcs looks for them.  What a
