@@ -211,10 +211,7 @@ class PostgreSQL(Engine):
             return None
 
     def default_datadir(self):
-        if self.family == "debian":
-            version = units.postgresql_version() or "15"
-            return "/var/lib/postgresql/%s/main" % version
-        return "/var/lib/pgsql/data"
+        return units.pg_data_dir(self.unit, self.family)
 
     def query(self, cfgloc, sql, deadline, timeout=10):
         argv = ["psql", "-X", "-w", "-q", "-A", "-t", "-h", cfgloc.host, "-U", cfgloc.user,

@@ -87,9 +87,11 @@ class Named(Daemon):
 class Dhcpd(Daemon):
     """The DHCP server: `makedhcp -n`, the server bound to UDP 67, then `makedhcp -a`."""
 
-    def __init__(self, use_makedhcp=True, unit=None, config="/etc/dhcp/dhcpd.conf"):
+    def __init__(self, use_makedhcp=True, unit=None, config=None):
         super().__init__("dhcpd", unit)
-        self.use_makedhcp, self.config = use_makedhcp, config
+        self.use_makedhcp = use_makedhcp
+        # where makedhcp writes it on this distro (SLES: /etc/dhcpd.conf) unless given
+        self.config = config or units.dhcp_config(self.unit, units.local_distro())
 
     def bound(self, state=None):
         pids = (state or self.state()).processes()
@@ -108,9 +110,12 @@ class Dhcpd(Daemon):
         problem = self.bound(state)
         if problem or depth < 10:
             return problem
-        result = run.run(["dhcpd", "-t", "-q", "-cf", self.config], deadline=deadline, timeout=10)
+        # each server's own test mode: ISC's dhcpd -t, Kea's kea-dhcp4 -t
+        argv = (["kea-dhcp4", "-t", self.config] if units.dhcp_server(self.unit) == "kea"
+                else ["dhcpd", "-t", "-q", "-cf", self.config])
+        result = run.run(argv, deadline=deadline, timeout=10)
         if not result.ok:
-            return "dhcpd -t rejects %s: %s" % (self.config, result.last_error_line())
+            return "%s -t rejects %s: %s" % (argv[0], self.config, result.last_error_line())
         return None
 
 

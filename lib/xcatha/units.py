@@ -16,26 +16,50 @@ UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/sys
              "/lib/systemd/system", "/run/systemd/generator.late")
 OS_RELEASE = "/etc/os-release"
 
-# service -> distro family -> candidate unit names, most likely first
+# service -> distro -> candidate unit names, most likely first.  A distro is looked
+# up as "<family><major version>" (rhel10), then "<family>", then "*".
 SERVICE_UNITS = {
     "xcatd": {"*": ["xcatd.service"]},
+    # Debian 12 and Ubuntu 22.04+ ship named.service (bind9.service is its alias; older releases' name)
     "named": {"rhel": ["named.service"], "sles": ["named.service"],
               "debian": ["named.service", "bind9.service"]},
-    "dhcpd": {"rhel": ["dhcpd.service"], "sles": ["dhcpd.service"],
-              "debian": ["isc-dhcp-server.service"]},
+    # ISC's server first where the distro still has it, then Kea; EL10 dropped ISC dhcp-server
+    "dhcpd": {"rhel": ["dhcpd.service", "kea-dhcp4.service"], "rhel10": ["kea-dhcp4.service", "dhcpd.service"],
+              "sles": ["dhcpd.service", "kea-dhcp4.service"],
+              "debian": ["isc-dhcp-server.service", "kea-dhcp4-server.service"]},
     "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
                   "debian": ["conserver-server.service", "conserver.service"]},
     "goconserver": {"*": ["goconserver.service"]},
     "mysql": {"rhel": ["mariadb.service", "mysqld.service"], "sles": ["mariadb.service", "mysql.service"],
               "debian": ["mariadb.service", "mysql.service"]},
-    "postgresql": {"rhel": ["postgresql.service"], "sles": ["postgresql.service"],
+    # EL: the distro's server, else PGDG's versioned one; Debian/Ubuntu: one unit per cluster
+    "postgresql": {"rhel": ["postgresql.service", "postgresql-{pg_version}.service"],
+                   "sles": ["postgresql.service"],
                    "debian": ["postgresql@{pg_version}-main.service"]},
 }
+
+# The PostgreSQL major version a distro installs by default (EL8's default module
+# stream), used when none is found installed.
+PG_DEFAULT_VERSIONS = {"rhel8": "10", "rhel9": "13", "rhel10": "16", "sles15": "15",
+                       "debian12": "15", "ubuntu22": "14", "ubuntu24": "16"}
 
 DB_DIRS = {  # engine -> family -> the directory that holds the database
     "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
     "mysql": {"rhel": "/var/lib/mysql", "sles": "/var/lib/mysql", "debian": "/var/lib/mysql"},
     "sqlite": {"rhel": "/etc/xcat", "sles": "/etc/xcat", "debian": "/etc/xcat"},
+}
+
+PG_DATA_DIRS = {  # family (or the unit's flavour) -> the server's data directory
+    "rhel": "/var/lib/pgsql/data", "rhel-pgdg": "/var/lib/pgsql/{pg_version}/data",
+    "sles": "/var/lib/pgsql/data", "debian": "/var/lib/postgresql/{pg_version}/main",
+}
+
+# The configuration file xCAT's makedhcp writes, per server and family (SLES's
+# dhcp-server reads /etc/dhcpd.conf); the first that exists wins.
+DHCP_CONFIGS = {
+    "isc": {"rhel": ["/etc/dhcp/dhcpd.conf"], "sles": ["/etc/dhcpd.conf", "/etc/dhcp/dhcpd.conf"],
+            "debian": ["/etc/dhcp/dhcpd.conf"]},
+    "kea": {"*": ["/etc/kea/kea-dhcp4.conf"]},
 }
 
 DROP_IN_NAME = "50-xcatha.conf"
@@ -72,18 +96,77 @@ def distro_family(os_release):
     return "rhel"  # xCAT's main platform
 
 
-def local_family():
+def distro(os_release):
+    """The table key of a distro: family and major version, e.g. rhel9, sles15, ubuntu24, debian12."""
+    family = distro_family(os_release)
+    major = os_release.get("VERSION_ID", "").split(".")[0]
+    ids = (os_release.get("ID", "") + " " + os_release.get("ID_LIKE", "")).lower().split()
+    # Ubuntu's own version numbers, not those of the Debian it derives from
+    name = "ubuntu" if family == "debian" and "ubuntu" in ids else family
+    return name + major
+
+
+def _local_os_release():
     try:
         with open(OS_RELEASE, encoding="utf-8") as stream:
-            return distro_family(parse_os_release(stream.read()))
+            return parse_os_release(stream.read())
     except OSError:
-        return "rhel"
+        return {}
+
+
+def local_family():
+    return distro_family(_local_os_release())
+
+
+def local_distro():
+    return distro(_local_os_release())
+
+
+def family_of(key):
+    """rhel10 -> rhel, ubuntu24 -> debian."""
+    name = key.rstrip("0123456789")
+    return "debian" if name == "ubuntu" else name
+
+
+def _lookup(table, key):
+    """A table's entry for a distro key (rhel10), else for its family (rhel), else for any ("*")."""
+    for candidate in (key, family_of(key), "*"):
+        if candidate in table:
+            return table[candidate]
+    return None
 
 
 def unit_candidates(service, family, pg_version=None):
-    table = SERVICE_UNITS[service]
-    names = table.get(family) or table.get("*") or []
-    return [name.format(pg_version=pg_version or "") for name in names]
+    """The service's unit names on family (rhel) or a distro (rhel10); names that need a
+    PostgreSQL version are left out when it is not known."""
+    names = _lookup(SERVICE_UNITS[service], family) or []
+    return [name.format(pg_version=pg_version) for name in names
+            if pg_version or "{pg_version}" not in name]
+
+
+def pg_default_version(key):
+    return PG_DEFAULT_VERSIONS.get(key)
+
+
+def pg_data_dir(unit, key, pg_version=None):
+    """The data directory of the PostgreSQL server that unit runs on a distro."""
+    family = family_of(key)
+    flavour = "rhel-pgdg" if family == "rhel" and unit.startswith("postgresql-") else family
+    version = pg_version or (unit.split("@", 1)[1].split("-", 1)[0] if "@" in unit else None) or \
+        (unit[len("postgresql-"):].split(".", 1)[0] if unit.startswith("postgresql-") else None) or \
+        pg_default_version(key) or ""
+    return PG_DATA_DIRS[flavour].format(pg_version=version)
+
+
+def dhcp_server(unit):
+    """isc or kea, from the DHCP server's unit name."""
+    return "kea" if unit.startswith("kea-") else "isc"
+
+
+def dhcp_config(unit, key):
+    """The configuration file makedhcp writes for the server unit runs: the first that exists."""
+    candidates = _lookup(DHCP_CONFIGS[dhcp_server(unit)], key)
+    return next((path for path in candidates if os.path.exists(path)), candidates[0])
 
 
 def unit_exists(unit, unit_dirs=UNIT_DIRS):
@@ -97,21 +180,35 @@ def unit_exists(unit, unit_dirs=UNIT_DIRS):
     return os.path.exists(os.path.join("/etc/init.d", base))
 
 
-def postgresql_version(root="/usr/lib/postgresql"):
-    """Debian's cluster units are per major version: postgresql@15-main."""
+def postgresql_version(root="/usr/lib/postgresql", prefix=""):
+    """The newest installed PostgreSQL major version: Debian's cluster units are per
+    version (postgresql@15-main, /usr/lib/postgresql/15), and so are PGDG's on EL
+    (postgresql-15, /usr/pgsql-15)."""
     try:
-        versions = sorted((entry for entry in os.listdir(root) if entry.isdigit()), key=int)
+        versions = sorted((entry[len(prefix):] for entry in os.listdir(root)
+                           if entry.startswith(prefix) and entry[len(prefix):].isdigit()), key=int)
     except OSError:
         return None
     return versions[-1] if versions else None
 
 
+def local_postgresql_version(family):
+    if family_of(family) == "debian":
+        return postgresql_version()
+    return postgresql_version("/usr", prefix="pgsql-") if family_of(family) == "rhel" else None
+
+
 def detect_unit(service, override=None, family=None):
-    """The unit that runs service here: the override, else the first existing candidate."""
+    """The unit that runs service here: the override, else the first existing candidate.
+    family may be a family (rhel) or a distro (rhel10); by default this host's distro."""
     if override:
         return override
-    family = family or local_family()
-    pg_version = postgresql_version() if service == "postgresql" and family == "debian" else None
+    family = family or local_distro()
+    pg_version = None
+    if service == "postgresql":
+        # Debian's unit names carry the version: the distro's default one until a server is installed
+        pg_version = local_postgresql_version(family) or (
+            pg_default_version(family) if family_of(family) == "debian" else None)
     candidates = unit_candidates(service, family, pg_version)
     for unit in candidates:
         if unit_exists(unit):
@@ -122,7 +219,7 @@ def detect_unit(service, override=None, family=None):
 def boot_units(service, unit, family=None):
     """Every unit that would start the service at boot.  On Debian the
     postgresql.service umbrella starts each cluster unit through a generator."""
-    family = family or local_family()
+    family = family_of(family or local_family())
     units = [unit]
     if service == "postgresql" and family == "debian" and unit.startswith("postgresql@"):
         units.append("postgresql.service")

@@ -1,68 +1,162 @@
-"""Unit names per distro (xCAT's servicemap) and os-release parsing."""
+"""The distro tables: unit names, data directories and the DHCP config per distro, read from os-release."""
 import pytest
 
-from xcatha import units
+from xcatha import services, units
 
+EL = 'NAME="{name}"\nVERSION_ID="{version}"\nID="{id}"\nID_LIKE="{like}"\n'
 OS_RELEASES = {
-    "rhel8": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="8.9"\nID="rhel"\nID_LIKE="fedora"\n',
-    "rhel9": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\nID="rhel"\nID_LIKE="fedora"\n',
-    "rocky9": 'NAME="Rocky Linux"\nID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
-    "sles15": 'NAME="SLES"\nVERSION_ID="15.5"\nID="sles"\nID_LIKE="suse"\n',
+    "rhel8": EL.format(name="Red Hat Enterprise Linux", version="8.10", id="rhel", like="fedora"),
+    "rhel9": EL.format(name="Red Hat Enterprise Linux", version="9.4", id="rhel", like="fedora"),
+    "rhel10": EL.format(name="Red Hat Enterprise Linux", version="10.0", id="rhel", like="centos fedora"),
+    "rocky8": EL.format(name="Rocky Linux", version="8.10", id="rocky", like="rhel centos fedora"),
+    "rocky9": EL.format(name="Rocky Linux", version="9.4", id="rocky", like="rhel centos fedora"),
+    "rocky10": EL.format(name="Rocky Linux", version="10.0", id="rocky", like="rhel centos fedora"),
+    "alma8": EL.format(name="AlmaLinux", version="8.10", id="almalinux", like="rhel centos fedora"),
+    "alma9": EL.format(name="AlmaLinux", version="9.4", id="almalinux", like="rhel centos fedora"),
+    "alma10": EL.format(name="AlmaLinux", version="10.0", id="almalinux", like="rhel centos fedora"),
+    "sles15": 'NAME="SLES"\nVERSION="15-SP5"\nVERSION_ID="15.5"\nID="sles"\nID_LIKE="suse"\n',
     "ubuntu2204": 'NAME="Ubuntu"\nVERSION_ID="22.04"\nID=ubuntu\nID_LIKE=debian\n',
     "ubuntu2404": 'NAME="Ubuntu"\nVERSION_ID="24.04"\nID=ubuntu\nID_LIKE=debian\n',
     "debian12": 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_ID="12"\nID=debian\n',
 }
 
-EXPECTED = {  # distro -> service -> first candidate unit
-    "rhel8": {"named": "named.service", "dhcpd": "dhcpd.service", "conserver": "conserver.service",
-              "mysql": "mariadb.service", "postgresql": "postgresql.service"},
-    "rhel9": {"named": "named.service", "dhcpd": "dhcpd.service", "conserver": "conserver.service",
-              "mysql": "mariadb.service", "postgresql": "postgresql.service"},
-    "rocky9": {"dhcpd": "dhcpd.service"},
-    "sles15": {"named": "named.service", "dhcpd": "dhcpd.service", "conserver": "conserver.service",
-               "mysql": "mariadb.service", "postgresql": "postgresql.service"},
-    "ubuntu2204": {"named": "named.service", "dhcpd": "isc-dhcp-server.service",
-                   "conserver": "conserver-server.service", "mysql": "mariadb.service",
-                   "postgresql": "postgresql@14-main.service"},
-    "ubuntu2404": {"dhcpd": "isc-dhcp-server.service", "postgresql": "postgresql@16-main.service"},
-    "debian12": {"named": "named.service", "dhcpd": "isc-dhcp-server.service",
-                 "conserver": "conserver-server.service", "mysql": "mariadb.service",
-                 "postgresql": "postgresql@15-main.service", "xcatd": "xcatd.service",
-                 "goconserver": "goconserver.service"},
+EL_UNITS = {"xcatd": "xcatd.service", "named": "named.service", "dhcpd": "dhcpd.service",
+            "conserver": "conserver.service", "goconserver": "goconserver.service",
+            "mysql": "mariadb.service", "postgresql": "postgresql.service"}
+EL10_UNITS = dict(EL_UNITS, dhcpd="kea-dhcp4.service")
+EL = {"family": "rhel", "units": EL_UNITS, "dhcp_config": "/etc/dhcp/dhcpd.conf",
+      "dirs": ("/var/lib/pgsql", "/var/lib/mysql"), "pg_datadir": "/var/lib/pgsql/data"}
+EL10 = dict(EL, units=EL10_UNITS, dhcp_config="/etc/kea/kea-dhcp4.conf")
+
+
+def debian_like(pg):
+    return {"family": "debian", "pg": pg, "dhcp_config": "/etc/dhcp/dhcpd.conf",
+            "units": {"xcatd": "xcatd.service", "named": "named.service", "dhcpd": "isc-dhcp-server.service",
+                      "conserver": "conserver-server.service", "goconserver": "goconserver.service",
+                      "mysql": "mariadb.service", "postgresql": "postgresql@%s-main.service" % pg},
+            "dirs": ("/var/lib/postgresql", "/var/lib/mysql"), "pg_datadir": "/var/lib/postgresql/%s/main" % pg}
+
+
+# distro -> (table key, what a host with nothing installed yet gets)
+EXPECTED = {
+    "rhel8": ("rhel8", EL), "rhel9": ("rhel9", EL), "rhel10": ("rhel10", EL10),
+    "rocky8": ("rhel8", EL), "rocky9": ("rhel9", EL), "rocky10": ("rhel10", EL10),
+    "alma8": ("rhel8", EL), "alma9": ("rhel9", EL), "alma10": ("rhel10", EL10),
+    "sles15": ("sles15", dict(EL, family="sles", dhcp_config="/etc/dhcpd.conf")),
+    "ubuntu2204": ("ubuntu22", debian_like("14")), "ubuntu2404": ("ubuntu24", debian_like("16")),
+    "debian12": ("debian12", debian_like("15")),
 }
-PG_VERSIONS = {"ubuntu2204": "14", "ubuntu2404": "16", "debian12": "15"}
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A host of a given distro with the given unit files and files, and nothing else."""
+    def make(distro, unit_files=(), files=(), pg_versions=()):
+        os_release = tmp_path / "os-release"
+        os_release.write_text(OS_RELEASES[distro])
+        monkeypatch.setattr(units, "OS_RELEASE", str(os_release))
+        monkeypatch.setattr(units, "unit_exists", lambda unit, dirs=None: unit in unit_files)
+        monkeypatch.setattr(units, "postgresql_version",
+                            lambda root=None, prefix="": max(pg_versions, key=int) if pg_versions else None)
+        real_exists = units.os.path.exists
+        monkeypatch.setattr(units.os.path, "exists", lambda path: path in files or (
+            real_exists(path) and not path.startswith("/etc/")))
+    return make
+
+
+def test_every_fixture_has_expectations():
+    assert sorted(OS_RELEASES) == sorted(EXPECTED)
 
 
 @pytest.mark.parametrize("distro", sorted(EXPECTED))
-def test_unit_names_per_distro(distro):
-    family = units.distro_family(units.parse_os_release(OS_RELEASES[distro]))
-    for service, unit in EXPECTED[distro].items():
-        assert units.unit_candidates(service, family, PG_VERSIONS.get(distro))[0] == unit
+def test_distro_key_and_family(distro):
+    os_release = units.parse_os_release(OS_RELEASES[distro])
+    key, expected = EXPECTED[distro]
+    assert units.distro(os_release) == key
+    assert units.distro_family(os_release) == expected["family"] == units.family_of(key)
 
 
-@pytest.mark.parametrize("distro,family", [("rhel8", "rhel"), ("rhel9", "rhel"), ("rocky9", "rhel"),
-                                           ("sles15", "sles"), ("ubuntu2204", "debian"),
-                                           ("debian12", "debian")])
-def test_distro_family(distro, family):
-    assert units.distro_family(units.parse_os_release(OS_RELEASES[distro])) == family
+@pytest.mark.parametrize("distro", sorted(EXPECTED))
+def test_units_on_a_fresh_host(distro, host):
+    """Nothing installed yet: each service's first candidate (Debian's with the release's PostgreSQL)."""
+    host(distro)
+    key, expected = EXPECTED[distro]
+    assert units.local_distro() == key
+    for service, unit in expected["units"].items():
+        assert units.detect_unit(service) == unit, service
 
 
-def test_old_ubuntu_bind9_name_is_a_candidate():
-    assert "bind9.service" in units.unit_candidates("named", "debian")
+@pytest.mark.parametrize("distro", sorted(EXPECTED))
+def test_data_directories(distro, host):
+    host(distro)
+    key, expected = EXPECTED[distro]
+    family = expected["family"]
+    assert (units.DB_DIRS["postgresql"][family], units.DB_DIRS["mysql"][family]) == expected["dirs"]
+    assert units.DB_DIRS["sqlite"][family] == "/etc/xcat"
+    assert units.pg_data_dir(units.detect_unit("postgresql"), key) == expected["pg_datadir"]
 
 
-def test_db_directories_per_family():
-    assert units.DB_DIRS["postgresql"]["rhel"] == "/var/lib/pgsql"
-    assert units.DB_DIRS["postgresql"]["debian"] == "/var/lib/postgresql"
-    assert units.DB_DIRS["mysql"]["sles"] == "/var/lib/mysql"
+@pytest.mark.parametrize("distro", sorted(EXPECTED))
+def test_dhcp_config_is_the_file_xcat_writes(distro, host):
+    host(distro)
+    assert services.Dhcpd().config == EXPECTED[distro][1]["dhcp_config"]
 
 
-def test_detect_prefers_existing_unit_and_override(tmp_path, monkeypatch):
-    (tmp_path / "bind9.service").write_text("[Unit]\n")
-    monkeypatch.setattr(units, "UNIT_DIRS", (str(tmp_path),))
-    monkeypatch.setattr(units, "unit_exists", lambda unit, dirs=(str(tmp_path),): (tmp_path / unit).exists())
-    assert units.detect_unit("named", family="debian") == "bind9.service"
-    assert units.detect_unit("named", override="my-named.service", family="debian") == "my-named.service"
+def test_sles_dhcp_config_where_it_exists(host):
+    host("sles15", files={"/etc/dhcp/dhcpd.conf"})
+    assert services.Dhcpd().config == "/etc/dhcp/dhcpd.conf"
+    host("sles15", files={"/etc/dhcpd.conf", "/etc/dhcp/dhcpd.conf"})
+    assert services.Dhcpd().config == "/etc/dhcpd.conf"
+    assert services.Dhcpd(config="/srv/dhcpd.conf").config == "/srv/dhcpd.conf"
+
+
+@pytest.mark.parametrize("distro,unit", [("rhel9", "kea-dhcp4.service"), ("sles15", "kea-dhcp4.service"),
+                                         ("debian12", "kea-dhcp4-server.service"),
+                                         ("ubuntu2404", "kea-dhcp4-server.service")])
+def test_kea_where_it_is_the_installed_dhcp_server(distro, unit, host):
+    host(distro, unit_files={unit})
+    dhcpd = services.Dhcpd()
+    assert (dhcpd.unit, dhcpd.config) == (unit, "/etc/kea/kea-dhcp4.conf")
+
+
+def test_el10_isc_server_if_installed_after_all(host):
+    host("rhel10", unit_files={"dhcpd.service"})
+    assert (services.Dhcpd().unit, services.Dhcpd().config) == ("dhcpd.service", "/etc/dhcp/dhcpd.conf")
+
+
+@pytest.mark.parametrize("distro,installed,unit", [
+    ("rhel9", {"mysqld.service"}, "mysqld.service"),            # MySQL's server instead of MariaDB
+    ("sles15", {"mysql.service"}, "mysql.service"),
+    ("debian12", {"mysql.service"}, "mysql.service"),
+    ("debian12", {"bind9.service"}, "bind9.service"),            # older Debian/Ubuntu name
+    ("rhel9", {"goconserver.service"}, "goconserver.service"),
+])
+def test_installed_alternatives_win(distro, installed, unit, host):
+    host(distro, unit_files=installed)
+    service = next(s for s, names in units.SERVICE_UNITS.items()
+                   if unit in units.unit_candidates(s, units.local_distro(), "15"))
+    assert units.detect_unit(service) == unit
+
+
+def test_postgresql_versions_installed(host):
+    host("debian12", pg_versions=("13", "15"))
+    assert units.detect_unit("postgresql") == "postgresql@15-main.service"
+    assert units.pg_data_dir("postgresql@15-main.service", "debian12") == "/var/lib/postgresql/15/main"
+    # PGDG on EL: the distro's unit is missing, the versioned one is there
+    host("rocky9", unit_files={"postgresql-16.service"}, pg_versions=("16",))
+    assert units.detect_unit("postgresql") == "postgresql-16.service"
+    assert units.pg_data_dir("postgresql-16.service", "rhel9") == "/var/lib/pgsql/16/data"
+
+
+def test_versioned_names_need_a_version():
+    assert units.unit_candidates("postgresql", "rhel") == ["postgresql.service"]
+    assert units.unit_candidates("postgresql", "debian") == []
+    assert units.unit_candidates("postgresql", "rhel9", "15") == ["postgresql.service", "postgresql-15.service"]
+
+
+def test_override_wins(host):
+    host("debian12", unit_files={"bind9.service"})
+    assert units.detect_unit("named", override="my-named.service") == "my-named.service"
 
 
 def test_template_units_exist_through_their_template(tmp_path):
@@ -73,4 +167,5 @@ def test_template_units_exist_through_their_template(tmp_path):
 def test_debian_postgresql_umbrella_is_disabled_too():
     assert units.boot_units("postgresql", "postgresql@15-main.service", "debian") == [
         "postgresql@15-main.service", "postgresql.service"]
+    assert units.boot_units("postgresql", "postgresql@16-main.service", "ubuntu24")[-1] == "postgresql.service"
     assert units.boot_units("postgresql", "postgresql.service", "rhel") == ["postgresql.service"]
