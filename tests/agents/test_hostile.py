@@ -3,6 +3,7 @@ undefined exit code, a hang past the deadline, or a change to the host when they
 import importlib.machinery
 import importlib.util
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +14,8 @@ from lab import xcat
 from .support import exit_reason, host_state
 
 AGENTS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
-SOURCE = xcat.AGENT_DIR
+# The checkout's agents: the nodes run its package; the host's may be anyone's `make install`.
+SOURCE = Path(__file__).resolve().parents[2] / "agents"
 DEADLINE_S = 5
 DEFINED = {0, 1, 2, 3, 4, 5, 6, 7}
 
@@ -29,7 +31,7 @@ HOSTILE = st.one_of(
 
 
 def declaration(name):
-    """The agent's own declaration, loaded from the installed file (the same code Pacemaker runs)."""
+    """The agent's own declaration, from the checkout the nodes' package was built from."""
     loader = importlib.machinery.SourceFileLoader("agent_" + name.replace("-", "_"), "%s/%s" % (SOURCE, name))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
