@@ -26,6 +26,7 @@ SERVICE_UNITS = {
     "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
                   "debian": ["conserver-server.service", "conserver.service"]},
     "goconserver": {"*": ["goconserver.service"]},
+    "http": {"rhel": ["httpd.service"], "sles": ["apache2.service"], "debian": ["apache2.service"]},
     "mysql": {"rhel": ["mariadb.service", "mysqld.service"], "sles": ["mariadb.service", "mysql.service"],
               "debian": ["mariadb.service", "mysql.service"]},
     "postgresql": {"rhel": ["postgresql.service"], "sles": ["postgresql.service"],
@@ -36,6 +37,14 @@ DB_DIRS = {  # engine -> family -> the directory that holds the database
     "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
     "mysql": {"rhel": "/var/lib/mysql", "sles": "/var/lib/mysql", "debian": "/var/lib/mysql"},
     "sqlite": {"rhel": "/etc/xcat", "sles": "/etc/xcat", "debian": "/etc/xcat"},
+}
+# Where Debian keeps the server's configuration apart from its data: pg_hba.conf and
+# listen_addresses (edited by pgsqlsetup for the VIP and both hosts), MariaDB's
+# bind-address and debian.cnf (whose account lives in the shared data).  Shared with
+# the data, they are the same on both hosts, as they are where RHEL keeps them in it.
+DB_CONFIG_DIRS = {
+    "postgresql": {"debian": "/etc/postgresql"},
+    "mysql": {"debian": "/etc/mysql"},
 }
 
 DROP_IN_NAME = "50-xcatha.conf"
