@@ -150,7 +150,7 @@ def show(unit, *properties, deadline=None):
 
 
 class UnitState:
-    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state", "control_group")
+    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state", "control_group", "job")
 
     def __init__(self, unit, values):
         self.unit = unit
@@ -158,6 +158,7 @@ class UnitState:
         self.sub_state = values.get("SubState", "")
         self.load_state = values.get("LoadState", "")
         self.control_group = values.get("ControlGroup", "")
+        self.job = values.get("Job", "")
         try:
             self.main_pid = int(values.get("MainPID") or 0)
         except ValueError:
@@ -185,6 +186,11 @@ class UnitState:
         return self.main_alive if self.main_pid > 0 else bool(self.processes())
 
     @property
+    def changing(self):
+        """A start, stop or restart job is under way (or queued): the state says nothing yet."""
+        return self.active_state in ("activating", "deactivating", "reloading") or bool(self.job)
+
+    @property
     def stopped(self):
         return self.active_state in ("inactive", "failed", "") and not self.main_alive and not self.processes()
 
@@ -208,7 +214,7 @@ class RunningUnit:
 
 
 def state(unit, deadline=None):
-    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID", "ControlGroup",
+    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID", "ControlGroup", "Job",
                                 deadline=deadline))
 
 
