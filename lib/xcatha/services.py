@@ -141,10 +141,16 @@ class Dhcpd(Daemon):
 # conservr, with an init script of that name.  xCAT's makeconservercf writes /etc/conserver.cf
 # (naming root's xCAT credentials, mode 0600) and restarts `/etc/init.d/conserver` — which
 # does not exist there, so without this the console server silently never changes.
+CONSOLERC = "/root/.consolerc"
 CONSERVER_DEBIAN = (
     ("/etc/systemd/system/conserver-server.service.d/50-xcat.conf",
      "# Written by xcatha: conserver runs the configuration xCAT's makeconservercf writes.\n"
      "[Service]\nUser=root\nExecStart=\nExecStart=/usr/sbin/conserver -d -C /etc/conserver.cf\n"),
+    # root's `console` (and xCAT's rcons) reach it with xCAT's credentials on xCAT's port
+    (CONSOLERC,
+     "# Written by xcatha: the console server as xCAT's conserver.cf configures it.\n"
+     "config * {\n  port 782;\n  sslenabled yes;\n  sslcacertificatefile /root/.xcat/ca.pem;\n"
+     "  sslcredentials /root/.xcat/client-cred.pem;\n}\n"),
 )
 CONSERVER_ALIASES = (("/etc/init.d/conserver", "/etc/init.d/conserver-server"),
                      ("/etc/systemd/system/conserver.service", "/lib/systemd/system/conserver-server.service"))
@@ -160,8 +166,8 @@ def adapt_conserver():
     for path, text in CONSERVER_DEBIAN:
         try:
             with open(path, encoding="utf-8") as stream:
-                if stream.read() == text:
-                    continue
+                if stream.read() == text or path == CONSOLERC:
+                    continue  # an admin's own ~/.consolerc is theirs
         except OSError:
             pass
         os.makedirs(os.path.dirname(path), exist_ok=True)

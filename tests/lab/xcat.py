@@ -77,14 +77,21 @@ def install_real(lab, node, engine="postgresql"):
     if not first:
         xcat_sh(node, "xcatconfig -i")
         return
+    # Both hosts (xcatd connects from the host's own address) and the client (an admin's
+    # workstation, a service node) reach the database at the VIP.
+    access = [cfg.node_ip(n) for n in cfg.node_names] + [cfg.client_ip]
     if engine == "postgresql":
-        access = " ".join("-a %s" % address for address in [cfg.node_ip(n) for n in cfg.node_names] + [cfg.client_ip])
-        xcat_sh(node, "XCATPGPW=%s pgsqlsetup -i -N %s" % (LAB_DB_PASSWORD, access))
-    elif engine != "sqlite":
-        raise RuntimeError("the real-xCAT lab sets up postgresql or sqlite, not %s" % engine)
-    # -d: the site table's defaults into the database pgsqlsetup just made (xcatconfig
-    # does the same itself when XCATPGPW is set, but then with no access for the hosts).
-    xcat_sh(node, "xcatconfig -i -d" if engine == "postgresql" else "xcatconfig -i")
+        xcat_sh(node, "XCATPGPW=%s pgsqlsetup -i -N %s" % (LAB_DB_PASSWORD, " ".join("-a " + a for a in access)))
+        # -d: the site table's defaults into the database pgsqlsetup just made (xcatconfig does
+        # the same itself when XCATPGPW is set, but then with no access for the hosts).
+        xcat_sh(node, "xcatconfig -i -d")
+    else:
+        xcat_sh(node, "xcatconfig -i")
+        if engine == "mysql":  # SQLite first, then moved into MariaDB, as xCAT's documentation does it
+            node.exec(["install", "-m", "0600", "/dev/stdin", "/root/xcat-mysql-hosts"], input="\n".join(access) + "\n",
+                      check=True)
+            xcat_sh(node, "XCATMYSQLADMIN_PW=%s XCATMYSQLROOT_PW=%s mysqlsetup -i -f /root/xcat-mysql-hosts"
+                    % (LAB_DB_PASSWORD, LAB_DB_PASSWORD), timeout=900)
     define_site(lab, node)
 
 
