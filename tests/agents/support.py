@@ -26,6 +26,7 @@ class AgentLab:
     def provision(self, engine):
         if self.engine == engine:
             return
+        self.engine = None  # until this engine is set up: a failure must not leave a lab taken for one
         self.lab.up(nodes=("host1",))
         if xcat.real():
             node = self.node
