@@ -17,6 +17,12 @@ TRIALS      ?= 5
 SEED        ?=
 COUNT       ?= 30
 
+# What the real xCAT needs to run in the lab's nodes (its debian/control files' Depends).
+APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libexpect-perl \
+               libnet-dns-perl libsoap-lite-perl libxml-libxml-perl libsnmp-perl libdigest-sha-perl \
+               libcrypt-rijndael-perl libcrypt-cbc-perl libjson-perl libnet-https-nb-perl \
+               libhttp-async-perl libxml-parser-perl libnet-telnet-perl libsort-versions-perl \
+               libdbi-perl libdbd-pg-perl libdbd-mysql-perl make ucf openssl openssh-client net-tools
 # What the agents need at run time (the .deb's Depends and the cluster tools), what
 # `make deb` and `make rpm` need, and what the lab and the tests need on top.
 APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents \
@@ -25,7 +31,13 @@ APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all pyth
                python3-wheel python3-venv lintian rpm rpmlint
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
-               conserver-client sqlite3 iproute2 iputils-ping util-linux procps
+               conserver-client sqlite3 iproute2 iputils-ping util-linux procps \
+               apache2 tftpd-hpa tftp-hpa curl kea-dhcp4-server kea-ctrl-agent $(APT_XCAT)
+# xCAT's own source (a tarball of xcat-core or a directory); the lab installs it in its
+# nodes.  Default: ../shared/xcat-core/xcat-core-*.tar.gz beside the repository; without
+# one the lab falls back to the test-only stand-in and says so.
+XCAT_SRC    ?=
+export XCAT_SRC
 TEST_PIP    := pytest hypothesis pyghmi ruff vermin
 # Every Python the package supports: EL8/SLES 15 via a 3.9+ stream, Debian 12 3.11, EL10 3.12, newer 3.13.
 PYTHONS     ?= 3.9 3.11 3.12 3.13
@@ -45,7 +57,7 @@ deps:
 	  policy=/usr/sbin/policy-rc.d; added=; \
 	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' >$$policy; chmod 755 $$policy; added=1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -q $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB); rc=$$?; \
+	  apt-get update -qq && apt-get install -y -q --no-install-recommends $(APT_RUNTIME) $(APT_BUILD) $(APT_LAB); rc=$$?; \
 	  if [ -n "$$added" ]; then rm -f $$policy; fi; exit $$rc; \
 	fi
 

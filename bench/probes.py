@@ -72,13 +72,14 @@ def dhcp_offer(lab):
 
 def fixed_address(lab):
     """The address xCAT's DHCP host entry gives the client's DHCP MAC (a compute node's)."""
-    from lab import xcat
+    from lab.config import COMPUTE_NODES
     mac = lab.cfg.client_dhcp_mac.lower()
-    octet = next(octet for _, octet, node_mac in xcat.COMPUTE_NODES if node_mac and node_mac.lower() == mac)
+    octet = next(octet for _, octet, node_mac in COMPUTE_NODES if node_mac and node_mac.lower() == mac)
     return "%s.%d" % (lab.cfg.net, octet)
 
 
-PROBES = {"vip": probe_vip, "xcatd": pair.probe_xcatd, "dns": pair.probe_dns, "sql": pair.probe_sql}
+# The lab's probes, but a faster ping, and DHCP timed by the offer's own arrival (watch_dhcp).
+PROBES = {name: probe for name, probe in dict(pair.PROBES, vip=probe_vip).items() if name != "dhcp"}
 
 
 def first_answers(lab, since, timeout=120, on=None):

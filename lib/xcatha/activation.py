@@ -13,7 +13,7 @@ from xcatha.log import log
 
 OCF_ROOT = "/usr/lib/ocf"
 AGENT_DIR = OCF_ROOT + "/resource.d/xcat"
-AGENT_TIMEOUTS = {"vip": 20, "shared-data": 30, "db": 120, "xcatd": 120, "named": 120, "dhcpd": 120,
+AGENT_TIMEOUTS = {"vip": 20, "shared-data": 30, "db": 120, "xcatd": 120, "named": 120, "dhcpd": 120, "http": 60,
                   "conserver": 120}
 SERVICES = {"db": None, "xcatd": "xcatd", "named": "named", "dhcpd": "dhcpd"}
 
@@ -116,7 +116,7 @@ def service_units(config):
     engine = config.get("database", "engine")
     found = []
     services = [("postgresql" if engine == "postgresql" else "mysql")] if engine != "sqlite" else []
-    services += ["xcatd", "named", "dhcpd", config.get("console", "type")]
+    services += ["xcatd", "named", "dhcpd", config.get("console", "type"), "http"]
     for service in services:
         unit = units.detect_unit(service)
         found.append((service, unit, units.boot_units(service, unit)))

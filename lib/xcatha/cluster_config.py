@@ -20,7 +20,7 @@ from xcatha import run
 from xcatha.log import log
 
 GROUP = "xcatmn"
-MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
+MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
 KEPT_META = ("target-role", "is-managed", "maintenance")
 DEFAULT_PATH = "/etc/xcatha/cluster.conf"
 
@@ -113,10 +113,11 @@ def resource_params(config):
         "vip": vip_params,
         "shared-data": shared,
         "db": {"engine": engine},
-        "xcatd": {},
+        "xcatd": {key: value for key, value in config.values.get("xcatd", {}).items() if key in ("tftp",)},
         "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
         "dhcpd": {},
         "conserver": {"console": config.get("console", "type")},
+        "http": {},
     }
 
 

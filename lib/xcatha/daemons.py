@@ -30,11 +30,23 @@ class Daemon:
             running = units.RunningUnit(self.unit, pids)
             return ExitCode.SUCCESS, running.describe(), running
         state = self.state(deadline)
+        if state.changing and deadline is not None:
+            state = self.settled(state, deadline)
         if state.running:
             return ExitCode.SUCCESS, state.describe(), state
         if state.stopped:
             return ExitCode.NOT_RUNNING, state.describe(), state
         return ExitCode.ERR_GENERIC, state.describe(), state
+
+    def settled(self, state, deadline):
+        """The state once a restart under way is over: xCAT's makedns -n, makedhcp -n and
+        makeconservercf restart their daemon themselves (dhcpd is down for about 2 s); a
+        monitor that lands in that window must not report a failure and trigger a recovery."""
+        end = time.monotonic() + min(deadline.share(0.5), 15.0)
+        while state.changing and time.monotonic() < end:
+            time.sleep(0.2)
+            state = self.state(deadline)
+        return state
 
     def monitor(self, depth, deadline):
         """Not running (7), running and serving (0), or failed (1, with the reason)."""

@@ -230,6 +230,75 @@ class PostgreSQL(Engine):
             log.warning("removed stale %s", pidfile)
 
 
+def postgresql_config_dir(family=None):
+    """Where pg_hba.conf and postgresql.conf are: Debian's /etc/postgresql/<v>/main, else the data dir."""
+    family = family or units.local_family()
+    if family == "debian":
+        return "/etc/postgresql/%s/main" % (units.postgresql_version() or "15")
+    return "/var/lib/pgsql/data"
+
+
+def pg_hba_admits(text, address):
+    """True when a `host` line of pg_hba.conf lets address reach xCAT's database with a password."""
+    import ipaddress
+    wanted = ipaddress.ip_address(address)
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 5 or not fields[0].startswith("host") or fields[1] not in ("all", "xcatdb"):
+            continue
+        if fields[3] == "all":
+            return True
+        try:
+            network = ipaddress.ip_network(fields[3] if "/" in fields[3] else fields[3] + "/" + fields[4],
+                                           strict=False)
+        except ValueError:
+            continue
+        if wanted in network:
+            return True
+    return False
+
+
+def listen_addresses(texts):
+    """The last listen_addresses setting among postgresql.conf and postgresql.auto.conf (in that order)."""
+    value = "localhost"
+    for text in texts:
+        for line in text.splitlines():
+            key, equals, rest = line.split("#", 1)[0].partition("=")
+            if equals and key.strip() == "listen_addresses":
+                value = rest.strip().strip("'\"")
+    return [item.strip() for item in value.split(",")]
+
+
+def access_problems(engine, vip, hosts, config_dir=None, datadir=None):
+    """What keeps the database from being reached at the VIP from both hosts (xcatd connects from
+    the host's own address): pgsqlsetup and mysqlsetup write only the installing MN's address."""
+    if engine != "postgresql":
+        return []  # MariaDB: mysqlsetup grants xcatadmin@'%'; its bind-address is checked by the db start
+    config_dir = config_dir or postgresql_config_dir()
+    datadir = datadir or PostgreSQL().datadir
+    problems = []
+    try:
+        with open(os.path.join(config_dir, "pg_hba.conf"), encoding="utf-8") as stream:
+            hba = stream.read()
+    except OSError as error:
+        return ["cannot read %s/pg_hba.conf: %s" % (config_dir, error.strerror)]
+    for address in [vip, *hosts]:
+        if not pg_hba_admits(hba, address):
+            problems.append("pg_hba.conf does not admit %s (pgsqlsetup -i -a %s, or add "
+                            "'host all all %s/32 md5')" % (address, address, address))
+    texts = []
+    for path in (os.path.join(config_dir, "postgresql.conf"), os.path.join(datadir, "postgresql.auto.conf")):
+        try:
+            with open(path, encoding="utf-8") as stream:
+                texts.append(stream.read())
+        except OSError:
+            continue
+    listening = listen_addresses(texts)
+    if "*" not in listening and vip not in listening:
+        problems.append("PostgreSQL listens on %s, not on the VIP %s (listen_addresses)" % (",".join(listening), vip))
+    return problems
+
+
 class MariaDB(Engine):
     name = "mysql"
     service = "mysql"
@@ -299,6 +368,25 @@ def engine_for(name, unit=None, datadir=None, instance="db"):
     if name == "mysql":
         return MariaDB(unit, datadir)
     return SQLite(unit, datadir, instance=instance)
+
+
+def reachable(cfgloc_path, deadline, timeout=5.0):
+    """None when xCAT's database answers a login with cfgloc's credentials at cfgloc's host,
+    else why not.  xcatd started without it does not fail: it retries every 8 s and its
+    start job hangs in "activating" for up to 600 s."""
+    cfgloc = read_cfgloc(cfgloc_path)
+    if cfgloc is None:
+        return None  # SQLite: files on the shared data, no server
+    engine = engine_for(cfgloc.engine)
+    try:
+        result = engine.query(cfgloc, "SELECT 1", deadline, timeout=timeout)
+    except run.CommandTimeout:
+        return "no answer from %s at %s within %.0fs" % (cfgloc.engine, cfgloc.host, timeout)
+    except FileNotFoundError as error:
+        return "%s client not found (%s)" % (cfgloc.engine, error.filename)
+    if not result.ok:
+        return "%s at %s: %s" % (cfgloc.engine, cfgloc.host, result.last_error_line())
+    return None
 
 
 def start(engine, cfgloc_path, deadline):

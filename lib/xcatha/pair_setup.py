@@ -16,7 +16,7 @@ import os
 import socket
 import time
 
-from xcatha import activation, cluster_config, db, run, shared_data, units, vip
+from xcatha import activation, cluster_config, db, run, services, shared_data, units, vip
 
 BOOT_CLEANUP_UNIT = "xcatha-boot-cleanup.service"
 
@@ -109,6 +109,35 @@ def seed_shared_data(config, out, take_local=False, bwlimit=None):
             out("  %s: created empty in the shared data" % directory)
 
 
+def restore_links(config, out):
+    """Undo what xCAT's installer does to the links while this host is being set up:
+    xcatconfig's setup-local-client.sh runs `rm -rf ~/.xcat` and makes a new directory, so
+    the credentials land on this host's disk instead of the shared data, and the link is
+    gone.  The content goes where the link pointed (kept there when the peer put it there
+    first: same CA, and the peer already uses it), the directory is set aside, the link is
+    made again.  Only while the links are this host's (between `begin` and `finish`)."""
+    shared_dir = config.get("shared", "dir")
+    if not os.path.exists(shared_data.marker_path(SHARED_DATA_INSTANCE)):
+        return
+    for directory in shared_data.default_dirs(config.get("database", "engine")):
+        target = shared_data.target_of(shared_dir, directory)
+        if os.path.islink(directory) or not os.path.isdir(directory) or not os.path.isdir(target):
+            continue
+        aside = "%s.xcatha-installer-%s" % (directory, time.strftime("%Y%m%d-%H%M%S"))
+        if os.listdir(target):
+            out("  %s: xCAT's installer replaced the link with a directory; the shared copy is kept, "
+                "the installer's is set aside in %s" % (directory, aside))
+        else:
+            copy_into_shared(directory, target, out)
+            out("  %s: xCAT's installer replaced the link with a directory; its content is now in %s "
+                "(the directory is set aside in %s)" % (directory, target, aside))
+        os.rename(directory, aside)
+        os.symlink(target, directory)
+
+
+SHARED_DATA_INSTANCE = "shared-data"  # the instance name activation.run_agent gives the agent
+
+
 # ---------------------------------------------------------------- the steps
 def begin(config, out, dry_run=False):
     node, peer = whoami(config)
@@ -123,9 +152,21 @@ def begin(config, out, dry_run=False):
     _start(config, "vip", out)
     seed_shared_data(config, out)
     _start(config, "shared-data", out)
+    if shared_database(config):
+        # The peer set xCAT up already: xCAT's installer here (xcatconfig) configures this host
+        # against the pair's database, so it must be running, as on the MN.
+        _start(config, "db", out)
+        out("  the pair's xCAT database (in %s) is up here for the installer" % shared_dir)
     out("Next: install xCAT on %s now (it runs as %s with the VIP %s; the data goes to %s), switch the "
         "database to %s if needed, then run: xcatha setup finish"
         % (node.name, params["vip"]["hostname"], params["vip"]["ip"], shared_dir, config.get("database", "engine")))
+
+
+def shared_database(config):
+    """True when the shared data already holds xCAT's database server (not SQLite files)."""
+    if config.get("database", "engine") == "sqlite":
+        return False
+    return os.path.exists(os.path.join(config.get("shared", "dir"), "etc/xcat/cfgloc"))
 
 
 def _start(config, name, out):
@@ -154,6 +195,16 @@ def finish(config, out, dry_run=False):
         raise SetupError("cfgloc says host=%s; it must be the VIP %s (rerun pgsqlsetup/mysqlsetup with the VIP)"
                          % (cfgloc.host, address))
     out("  database: %s, as configured" % engine)
+    restore_links(config, out)
+    problems = db.access_problems(engine, address, [node.address for node in config.nodes])
+    if problems:
+        raise SetupError("the database is not reachable the way the pair needs it: %s" % "; ".join(problems))
+    if cfgloc is not None:
+        out("  %s accepts the VIP %s and both hosts (%s)" % (engine, address,
+                                                         " ".join(node.address for node in config.nodes)))
+    if config.get("console", "type") == "conserver" and services.adapt_conserver():
+        units.daemon_reload()
+        out("  conserver: Debian's conserver-server runs the configuration makeconservercf writes")
     changed = False
     for _service, unit, boot in activation.service_units(config):
         disabled = units.disable_at_boot(boot)

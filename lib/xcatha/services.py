@@ -1,8 +1,10 @@
-"""The MN's services after the database, in the seed's order: xcatd, named, DHCP, the console server.
+"""The MN's services after the database, in the seed's order: xcatd, named, DHCP, the console
+server, and the HTTP server that provisioning needs.
 
 Each one verifies that it really serves, where xCAT's own tools start them
-blindly: xcatd's ports accept connections, named answers for the VIP's name
-with the VIP, the DHCP server is bound to UDP 67, the console server listens.
+blindly: xcatd's ports accept connections (and its TFTP server runs), named
+answers for the VIP's name with the VIP, the DHCP server is bound to UDP 67,
+the console server listens, the HTTP server serves xCAT's /install.
 """
 from xcatha import processes, run, units, xcat
 from xcatha.daemons import Daemon, tcp_accepts
@@ -15,15 +17,32 @@ class Xcatd(Daemon):
 
     PROCESS_MARKS = ("/opt/xcat/sbin/xcatd", "xcatd:")
 
-    def __init__(self, unit=None, port=3001, install_port=3002, lsxcatd_timeout=10):
+    def __init__(self, unit=None, port=3001, install_port=3002, lsxcatd_timeout=10, cfgloc="/etc/xcat/cfgloc",
+                 tftp=True):
         super().__init__("xcatd", unit)
         self.port, self.install_port, self.lsxcatd_timeout = port, install_port, lsxcatd_timeout
+        self.cfgloc, self.tftp = cfgloc, tftp
+
+    def tftp_serving(self, state):
+        """xcatd kills and starts xCAT's TFTP server (in.tftpd) itself at every start, in its own
+        cgroup (AAsn.pm); it dies with xcatd.  None when it serves UDP 69, else what is wrong."""
+        pids = state.processes()
+        if 69 not in processes.bound_ports("udp", pids):
+            return "xcatd runs but its TFTP server (in.tftpd) does not serve UDP port 69"
+        return None
 
     def ready(self):
         return tcp_accepts(self.port) or tcp_accepts(self.install_port)
 
     def start(self, deadline):
-        super().start(deadline, ready=self.ready)
+        from xcatha import db
+        problem = db.reachable(self.cfgloc, deadline)
+        if problem:
+            raise OcfError(ExitCode.ERR_GENERIC, "xcatd needs its database, which does not answer: %s" % problem)
+        super().start(deadline, ready=self.ready_with_tftp)
+
+    def ready_with_tftp(self):
+        return self.ready() or (self.tftp_serving(self.state()) if self.tftp else None)
 
     def stop(self, deadline, rollback=False):
         super().stop(deadline, rollback=rollback)
@@ -38,6 +57,10 @@ class Xcatd(Daemon):
     def serving(self, state, depth, deadline):
         if self.port not in processes.bound_ports("tcp"):
             return "xcatd runs but nothing listens on port %d" % self.port
+        if self.tftp:
+            problem = self.tftp_serving(state)
+            if problem:
+                return problem
         if depth >= 10:
             facts = xcat.lsxcatd(deadline, timeout=min(self.lsxcatd_timeout, deadline.share(0.8)))
             if facts.get("role") != "mn":
@@ -119,6 +142,54 @@ class Dhcpd(Daemon):
         return None
 
 
+# Debian ships conserver as conserver-server: reading /etc/conserver/conserver.cf as user
+# conservr, with an init script of that name.  xCAT's makeconservercf writes /etc/conserver.cf
+# (naming root's xCAT credentials, mode 0600) and restarts `/etc/init.d/conserver` — which
+# does not exist there, so without this the console server silently never changes.
+CONSOLERC = "/root/.consolerc"
+CONSERVER_DEBIAN = (
+    ("/etc/systemd/system/conserver-server.service.d/50-xcat.conf",
+     "# Written by xcatha: conserver runs the configuration xCAT's makeconservercf writes.\n"
+     "[Service]\nUser=root\nExecStart=\nExecStart=/usr/sbin/conserver -d -C /etc/conserver.cf\n"),
+    # root's `console` (and xCAT's rcons) reach it with xCAT's credentials on xCAT's port
+    (CONSOLERC,
+     "# Written by xcatha: the console server as xCAT's conserver.cf configures it.\n"
+     "config * {\n  port 782;\n  sslenabled yes;\n  sslcacertificatefile /root/.xcat/ca.pem;\n"
+     "  sslcredentials /root/.xcat/client-cred.pem;\n}\n"),
+)
+CONSERVER_ALIASES = (("/etc/init.d/conserver", "/etc/init.d/conserver-server"),
+                     ("/etc/systemd/system/conserver.service", "/lib/systemd/system/conserver-server.service"))
+
+
+def adapt_conserver():
+    """Make Debian's conserver-server the console server makeconservercf drives; True when
+    something changed (then a daemon-reload is due).  Nothing to do elsewhere."""
+    import os
+    if not os.path.exists("/etc/init.d/conserver-server") or os.path.exists("/lib/systemd/system/conserver.service"):
+        return False
+    changed = False
+    for path, text in CONSERVER_DEBIAN:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                if stream.read() == text or path == CONSOLERC:
+                    continue  # an admin's own ~/.consolerc is theirs
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(path + ".tmp", path)
+        changed = True
+    for link, target in CONSERVER_ALIASES:
+        if os.path.islink(link) and os.readlink(link) == target:
+            continue
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(target, link)
+        changed = True
+    return changed
+
+
 class Console(Daemon):
     """conserver or goconserver.  makeconservercf/makegocons enable the unit at boot
     (xcat-core#6177); on a standby that would start the console server at boot,
@@ -148,3 +219,41 @@ class Console(Daemon):
     def serving(self, state, depth, deadline):
         return self.listening(state)
 
+
+
+class Http(Daemon):
+    """The HTTP server through which nodes fetch /install (images, postscripts) and xCAT's
+    web paths: apache2 or httpd with xCAT's xcat.conf.  xcatconfig enables it at boot;
+    start disables it again, as for the other services."""
+
+    def __init__(self, unit=None, port=80, path="/install/postscripts/"):
+        super().__init__("http", unit)
+        self.port, self.path = port, path
+
+    def ready(self):
+        return tcp_accepts(self.port)
+
+    def start(self, deadline):
+        super().start(deadline, ready=self.ready)
+
+    def serving(self, state, depth, deadline):
+        problem = self.ready()
+        if problem or depth < 10:
+            return problem
+        return http_get(self.port, self.path, timeout=min(5.0, deadline.share(0.8)))
+
+
+def http_get(port, path, host="127.0.0.1", timeout=5.0):
+    """None when GET path answers 200, else what went wrong."""
+    import http.client
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        if response.status != 200:
+            return "GET http://%s:%d%s: %d %s" % (host, port, path, response.status, response.reason)
+        return None
+    except OSError as error:
+        return "GET http://%s:%d%s: %s" % (host, port, path, error)
+    finally:
+        connection.close()

@@ -38,8 +38,8 @@ PROBE_CODE = (  # runs in a child so that a dead NFS server hangs the child, not
 
 def default_dirs(engine, family=None):
     family = family or units.local_family()
-    db_dir = units.DB_DIRS[engine][family]
-    return XCAT_DIRS + ([db_dir] if db_dir not in XCAT_DIRS else [])
+    db_dirs = [units.DB_DIRS[engine][family], units.DB_CONFIG_DIRS.get(engine, {}).get(family)]
+    return XCAT_DIRS + [d for d in db_dirs if d and d not in XCAT_DIRS]
 
 
 def check_layout(shared_dir, dirs, suffix):

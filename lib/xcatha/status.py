@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from xcatha import activation, cluster_config, run, shared_data, units, vip
 
-ROWS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
+ROWS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
 
 
 def cluster_view():

@@ -30,6 +30,7 @@ SERVICE_UNITS = {
     "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
                   "debian": ["conserver-server.service", "conserver.service"]},
     "goconserver": {"*": ["goconserver.service"]},
+    "http": {"rhel": ["httpd.service"], "sles": ["apache2.service"], "debian": ["apache2.service"]},
     "mysql": {"rhel": ["mariadb.service", "mysqld.service"], "sles": ["mariadb.service", "mysql.service"],
               "debian": ["mariadb.service", "mysql.service"]},
     # EL: the distro's server, else PGDG's versioned one; Debian/Ubuntu: one unit per cluster
@@ -47,6 +48,14 @@ DB_DIRS = {  # engine -> family -> the directory that holds the database
     "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
     "mysql": {"rhel": "/var/lib/mysql", "sles": "/var/lib/mysql", "debian": "/var/lib/mysql"},
     "sqlite": {"rhel": "/etc/xcat", "sles": "/etc/xcat", "debian": "/etc/xcat"},
+}
+# Where Debian keeps the server's configuration apart from its data: pg_hba.conf and
+# listen_addresses (edited by pgsqlsetup for the VIP and both hosts), MariaDB's
+# bind-address and debian.cnf (whose account lives in the shared data).  Shared with
+# the data, they are the same on both hosts, as they are where RHEL keeps them in it.
+DB_CONFIG_DIRS = {
+    "postgresql": {"debian": "/etc/postgresql"},
+    "mysql": {"debian": "/etc/mysql"},
 }
 
 PG_DATA_DIRS = {  # family (or the unit's flavour) -> the server's data directory
@@ -238,7 +247,7 @@ def show(unit, *properties, deadline=None):
 
 
 class UnitState:
-    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state", "control_group")
+    __slots__ = ("unit", "active_state", "sub_state", "main_pid", "load_state", "control_group", "job")
 
     def __init__(self, unit, values):
         self.unit = unit
@@ -246,6 +255,7 @@ class UnitState:
         self.sub_state = values.get("SubState", "")
         self.load_state = values.get("LoadState", "")
         self.control_group = values.get("ControlGroup", "")
+        self.job = values.get("Job", "")
         try:
             self.main_pid = int(values.get("MainPID") or 0)
         except ValueError:
@@ -273,6 +283,11 @@ class UnitState:
         return self.main_alive if self.main_pid > 0 else bool(self.processes())
 
     @property
+    def changing(self):
+        """A start, stop or restart job is under way (or queued): the state says nothing yet."""
+        return self.active_state in ("activating", "deactivating", "reloading") or bool(self.job)
+
+    @property
     def stopped(self):
         return self.active_state in ("inactive", "failed", "") and not self.main_alive and not self.processes()
 
@@ -296,7 +311,7 @@ class RunningUnit:
 
 
 def state(unit, deadline=None):
-    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID", "ControlGroup",
+    return UnitState(unit, show(unit, "LoadState", "ActiveState", "SubState", "MainPID", "ControlGroup", "Job",
                                 deadline=deadline))
 
 

@@ -1,19 +1,21 @@
-"""Support for the agent tests: one lab node booting real systemd, real daemons, the xCAT stand-in.
+"""Support for the agent tests: one lab node booting real systemd, real daemons, the real xCAT
+(the test-only stand-in only where xCAT's source is missing).
 
-The node (host1) gets the HA layout on /HA-data and (stand-in) xCAT installed on
-it once per database engine; each test starts from every resource stopped.
+The node (host1) is set up once per database engine the way an admin does it —
+`xcatha setup begin`, xCAT installed (pgsqlsetup, mysqlsetup or SQLite), `xcatha
+setup finish` — so each test starts from a clean standby: every resource stopped.
 """
 import re
 import time
 
-from lab import Lab, LabConfig, xcat
+from lab import LabConfig, pair, xcat
 
 AGENT_DIR = xcat.AGENT_DIR
 
 
 class AgentLab:
     def __init__(self):
-        self.lab = Lab(LabConfig(binds=xcat.standin_binds()))
+        self.lab = pair.prepare(LabConfig())
         self.cfg = self.lab.cfg
         self.engine = None
 
@@ -24,9 +26,18 @@ class AgentLab:
     def provision(self, engine):
         if self.engine == engine:
             return
+        self.engine = None  # until this engine is set up: a failure must not leave a lab taken for one
         self.lab.up(nodes=("host1",))
-        xcat.seed_shared_data(self.lab, engine)
-        xcat.install_xcat(self.lab, "host1", engine)
+        if xcat.real():
+            node = self.node
+            text = pair.cluster_config_text(self.cfg).replace("engine = postgresql", "engine = " + engine)
+            node.exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG], input=text, check=True)
+            xcat.check(node.exec(["xcatha", "setup", "begin"], timeout=600), "setup begin")
+            xcat.install_real(self.lab, node, engine)
+            xcat.check(node.exec(["xcatha", "setup", "finish"], timeout=600), "setup finish")
+        else:
+            xcat.seed_shared_data(self.lab, engine)
+            xcat.install_xcat(self.lab, "host1", engine)
         self.engine = engine
 
     def params(self, name, **overrides):

@@ -12,9 +12,13 @@ from pathlib import Path
 # fails in a container (no IPMI device), which would make every node "degraded".
 HA_MANAGED_UNITS = (
     "postgresql", "postgresql@15-main", "mariadb", "named",
-    "isc-dhcp-server", "conserver-server",
+    "isc-dhcp-server", "conserver-server", "apache2", "tftpd-hpa",
+    "kea-dhcp4-server", "kea-ctrl-agent", "kea-dhcp-ddns-server",
 )
 NOISY_UNITS = ("openipmi",)
+# The compute nodes xCAT knows in the lab: (name, last octet, MAC); cn1 is the client's
+# DHCP port.  In every host's /etc/hosts, as xCAT's HA guide keeps it on both MNs.
+COMPUTE_NODES = (("cn1", 50, "52:54:00:77:00:50"), ("cn2", 51, None))
 
 
 @dataclass
@@ -98,6 +102,7 @@ class LabConfig:
         ]
         lines += ["%s\t%s.%s %s" % (self.node_ip(n), n, self.domain, n) for n in self.node_names]
         lines.append("%s\tclient.%s client" % (self.client_ip, self.domain))
+        lines += ["%s.%d\t%s.%s %s" % (self.net, octet, name, self.domain, name) for name, octet, _ in COMPUTE_NODES]
         return "\n".join(lines) + "\n"
 
     # --- files in the work dir -----------------------------------------

@@ -6,7 +6,7 @@ object with the measured times and whether each service answered after the crash
 import sys
 import time
 
-from . import pair
+from . import pair, realxcat, xcat
 
 
 def say(message=""):
@@ -61,9 +61,17 @@ def crash(lab):
 
 def main():
     lab = pair.new_lab()
+    if xcat.real():
+        which = "the real xCAT %s (from %s)" % (realxcat.version(lab.cfg), realxcat.source())
+    else:
+        which = "the test-only xCAT STAND-IN (no xCAT source: set XCAT_SRC or put it in %s)" % realxcat.DEFAULT_SOURCES
+        say("!! " + "=" * 100)
+        say("!! NOT THE REAL xCAT: " + which)
+        say("!! " + "=" * 100)
     say("== Building the lab: two MNs (systemd-nspawn, real systemd), a client, virtual BMCs,")
-    say("   xCAT (test stand-in) on the shared data /HA-data, a Pacemaker cluster with fence_ipmilan,")
-    say("   and the group applied with `xcatha cluster-config apply` (takes about two minutes)")
+    say("   %s on the shared data /HA-data," % which)
+    say("   set up with `xcatha setup` (standby host2 first), a Pacemaker cluster with fence_ipmilan,")
+    say("   and the group applied with `xcatha cluster-config apply` (takes a few minutes)")
     started = time.monotonic()
     pair.build(lab)
     active = pair.active_node(lab)
@@ -84,7 +92,7 @@ def main():
     say(pair.summary_json({
         "planned_move_s": round(planned, 2) if planned else None,
         "crash_failover_s": round(crash_seconds, 2) if crash_seconds else None,
-        "fenced": fenced, "services": services}))
+        "fenced": fenced, "xcat": "real" if xcat.real() else "stand-in", "services": services}))
     return 0 if fenced and all(services.values()) else 1
 
 

@@ -6,13 +6,10 @@ Like every lab, each installs the checkout it runs from into its own work dir
 """
 from lab import pair
 from lab.config import LabConfig
-from lab.lab import Lab
 
 
 def new_lab(prefix, net, workdir, **settings):
-    cfg = LabConfig(prefix=prefix, net=net, workdir=workdir, **settings)
-    cfg.binds = pair.xcat_binds()
-    return Lab(cfg)
+    return pair.prepare(LabConfig(prefix=prefix, net=net, workdir=workdir, **settings))
 
 
 def build(lab):

@@ -182,7 +182,9 @@ class Node:
         state = ""
         while time.monotonic() < deadline:
             if self.nspawn_pid is None:
-                if starting:
+                # While our launcher execs systemd-nspawn its cmdline is briefly unreadable, so
+                # nspawn_pid says "none": only a pid that is gone means the node died.
+                if starting and not pid_alive(read_pidfile(self.pidfile)):
                     raise LabError("%s died while booting; console:\n%s" % (self.name, self.console_tail()))
                 time.sleep(0.2)
                 continue

@@ -10,8 +10,8 @@ import re
 import time
 from pathlib import Path
 
-from . import xcat
-from .config import LabConfig
+from . import realxcat, xcat
+from .config import COMPUTE_NODES, LabConfig
 from .lab import Lab
 from .util import log
 
@@ -20,16 +20,19 @@ CLUSTER_CONFIG = REPO / "cluster-config" / "xcatha.conf"
 CLUSTER_CONFIG_NET = "192.168.77"  # the network cluster-config/xcatha.conf describes
 NODE_CONFIG = "/etc/xcatha/cluster.conf"
 GROUP = "xcatmn"
-MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
-SERVICES = ("vip", "xcatd", "dns", "dhcp", "sql")
+MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
 
 
-def xcat_binds():
-    return xcat.standin_binds()
+def prepare(cfg):
+    """The xCAT the lab's nodes install: the real one staged from its source, else the stand-in."""
+    if xcat.announce():
+        realxcat.stage(cfg)
+    cfg.binds = xcat.binds(cfg)
+    return Lab(cfg)
 
 
 def new_lab():
-    return Lab(LabConfig(binds=xcat_binds()))
+    return prepare(LabConfig())
 
 
 def build(lab, engine="postgresql"):
@@ -44,7 +47,10 @@ def build(lab, engine="postgresql"):
     for name in reversed(lab.cfg.node_names):
         node = lab.node(name)
         xcat.check(node.exec(["xcatha", "setup", "begin", "-c", NODE_CONFIG], timeout=600), "setup begin on " + name)
-        xcat.check(node.exec(xcat.installer_argv(lab.cfg, engine), timeout=300), "xCAT install on " + name)
+        if xcat.real():
+            xcat.install_real(lab, node, engine)
+        else:
+            xcat.check(node.exec(xcat.installer_argv(lab.cfg, engine), timeout=300), "xCAT install on " + name)
         xcat.check(node.exec(["xcatha", "setup", "finish", "-c", NODE_CONFIG], timeout=300), "setup finish on " + name)
     first = lab.node(lab.cfg.node_names[0])
     xcat.check(first.exec(["xcatha", "cluster-config", "apply", "-c", NODE_CONFIG], timeout=300),
@@ -56,7 +62,10 @@ def build(lab, engine="postgresql"):
 def cluster_config_text(cfg):
     """cluster-config/xcatha.conf for this lab: the file describes the default lab's
     network (192.168.77.x); a lab on another network gets its own addresses."""
-    return CLUSTER_CONFIG.read_text().replace(CLUSTER_CONFIG_NET + ".", cfg.net + ".")
+    text = CLUSTER_CONFIG.read_text().replace(CLUSTER_CONFIG_NET + ".", cfg.net + ".")
+    if not xcat.real():
+        text += "\n[xcatd]\ntftp = false             # the test-only stand-in runs no TFTP server\n"
+    return text
 
 
 # ---------------------------------------------------------------- cluster state
@@ -149,16 +158,93 @@ def probe_xcatd(lab):
     return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip], timeout=5).returncode == 0
 
 
-def probe_dns(lab):
-    name = "%s.%s" % (lab.cfg.vip_name, lab.cfg.domain)
+def resolves(lab, name, address):
     result = lab.client_exec(["dig", "+short", "+time=1", "+tries=1", "@" + lab.cfg.vip, name, "A"], timeout=5)
-    return result.returncode == 0 and result.stdout.split() == [lab.cfg.vip]
+    return result.returncode == 0 and result.stdout.split() == [address]
+
+
+def probe_dns(lab):
+    """The MN's name, and (real xCAT) a compute node's name, answered at the VIP."""
+    cfg = lab.cfg
+    if not resolves(lab, "%s.%s" % (cfg.vip_name, cfg.domain), cfg.vip):
+        return False
+    name, octet, _ = COMPUTE_NODES[0]
+    return not xcat.real() or resolves(lab, "%s.%s" % (name, cfg.domain), "%s.%d" % (cfg.net, octet))
 
 
 DHCLIENT_CONF = "timeout 4;\nretry 1;\ninitial-interval 1;\n"
 
 
+DHCP_PROBE = Path(__file__).resolve().parent / "dhcp_probe.py"
+
+
+def dhcp_offer(lab):
+    """The DHCP offer a PXE client with the client's DHCP port's MAC gets, or None."""
+    result = lab.client_exec(["/usr/bin/python3", "-I", str(DHCP_PROBE), "eth1", lab.cfg.client_dhcp_mac, "4"],
+                             timeout=15)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
 def probe_dhcp(lab):
+    """Real xCAT: the compute node's reservation, its next-server the VIP and xCAT's boot file;
+    the stand-in: any offer."""
+    if not xcat.real():
+        return probe_dhclient(lab)
+    offer = dhcp_offer(lab)
+    name, octet, _ = COMPUTE_NODES[0]
+    return bool(offer) and offer["yiaddr"] == "%s.%d" % (lab.cfg.net, octet) and offer["siaddr"] == lab.cfg.vip \
+        and offer["file"] == xcat.BOOT_FILE
+
+
+def probe_tftp(lab):
+    """The boot file the DHCP offer names, fetched over TFTP through the VIP."""
+    result = lab.client_exec(["tftp", "-m", "binary", lab.cfg.vip, "-c", "get", xcat.BOOT_FILE, "/dev/stdout"],
+                             timeout=10)
+    return result.returncode == 0 and "xcatha lab" in result.stdout
+
+
+def probe_http(lab):
+    """A file of xCAT's /install over HTTP through the VIP (what nodes fetch postscripts with)."""
+    result = lab.client_exec(["curl", "-sf", "--max-time", "3", "http://%s/install/postscripts/xHRM" % lab.cfg.vip],
+                             timeout=10)
+    return result.returncode == 0 and "xcatlib.sh" in result.stdout
+
+
+def xcat_client(lab, command, *args):
+    """An xCAT command run from the client against xcatd at the VIP (XCATHOST), with root's xCAT
+    client credentials from the shared data, the way a service node or an admin's
+    workstation talks to the MN."""
+    home = lab.cfg.workdir / "xcat-client"
+    bin_dir = home / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    stage = realxcat.stage_dir(lab.cfg) / "opt/xcat"
+    link = bin_dir / command
+    if not link.is_symlink():
+        link.symlink_to(stage / "bin" / CLIENT_PROGRAMS[command])
+    credentials = home / ".xcat"
+    credentials.mkdir(mode=0o700, exist_ok=True)
+    for name in ("ca.pem", "client-cred.pem"):
+        source = lab.cfg.shared_data / "root/.xcat" / name
+        if source.exists():
+            (credentials / name).write_bytes(source.read_bytes())
+            (credentials / name).chmod(0o600)
+    env = {"XCATROOT": str(stage), "XCATHOST": "%s:3001" % lab.cfg.vip}
+    # xCAT's client takes its credentials from the home directory in the passwd entry, not
+    # $HOME: a private mount namespace shows it this directory as /root.
+    return lab.client_exec(["unshare", "--mount", "sh", "-c", 'mount --bind "$1" /root && shift && exec "$@"',
+                            "sh", str(home), "perl", str(link), *args], env=env, timeout=30)
+
+
+CLIENT_PROGRAMS = {"nodels": "xcatclient", "lsdef": "xcatDBcmds"}  # as xCAT-client's links name them
+
+
+def probe_xcat(lab):
+    """`nodels` answered by xcatd through the VIP: the compute nodes are listed."""
+    result = xcat_client(lab, "nodels")
+    return result.returncode == 0 and COMPUTE_NODES[0][0] in result.stdout.split()
+
+
+def probe_dhclient(lab):
     """A DHCP offer for the client's MAC (a fresh DISCOVER, no remembered lease)."""
     directory = Path("/run/xcatha-lab-dhcp") / lab.cfg.prefix  # one per lab: labs may probe at once
     directory.mkdir(parents=True, exist_ok=True)
@@ -191,6 +277,11 @@ def sql(lab, statement):
 
 
 PROBES = {"vip": probe_vip, "xcatd": probe_xcatd, "dns": probe_dns, "dhcp": probe_dhcp, "sql": probe_sql}
+# The MN's real job, with the real xCAT: a compute node can boot (its DHCP answer above, TFTP,
+# HTTP) and xCAT's commands work through the VIP.
+if xcat.real():
+    PROBES.update({"tftp": probe_tftp, "http": probe_http, "xcat": probe_xcat})
+SERVICES = tuple(PROBES)
 
 
 def services_answer(lab):

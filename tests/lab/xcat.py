@@ -9,21 +9,123 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 
+from . import realxcat
+from .config import COMPUTE_NODES
 from .util import log
 
 AGENT_DIR = "/usr/lib/ocf/resource.d/xcat"
 STANDIN = Path(__file__).resolve().parents[1] / "xcat_standin"
 INSTALLER = "/opt/xcat/share/xcat/standin/install"
 AGENT_LOG = "/var/log/xcatha-agents.log"
-DB_DIRS = {"postgresql": "/var/lib/postgresql", "mysql": "/var/lib/mysql", "sqlite": None}
+DB_DIRS = {"postgresql": ("/var/lib/postgresql", "/etc/postgresql"), "mysql": ("/var/lib/mysql", "/etc/mysql"),
+           "sqlite": ()}
 DB_UNITS = {"postgresql": "postgresql@15-main", "mysql": "mariadb", "sqlite": None}
 XCAT_DIRS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot")
-COMPUTE_NODES = (("cn1", 50, "52:54:00:77:00:50"), ("cn2", 51, None))
 
 
 def standin_binds():
     """Bind the stand-in where xCAT lives, read-only: `make install` never installs it."""
     return [(str(STANDIN), "/opt/xcat", True)]
+
+
+def real():
+    """True when the lab runs the real xCAT (its source is there), not the stand-in."""
+    return realxcat.available()
+
+
+def binds(cfg):
+    """What a node needs to install xCAT from: the staged real xCAT, else the stand-in."""
+    return realxcat.binds(cfg) if real() else standin_binds()
+
+
+def announce():
+    """One loud line when the lab has to fall back to the stand-in."""
+    if not real():
+        log.warning("NO xCAT SOURCE (XCAT_SRC or %s): the lab runs the test-only xCAT STAND-IN, not xCAT",
+                    realxcat.DEFAULT_SOURCES)
+    return real()
+
+
+# ---------------------------------------------------------------- the real xCAT, installed by the admin
+XCAT_ENV = "/etc/profile.d/xcat.sh"
+
+
+def xcat_sh(node, command, timeout=600, check=True):
+    """A shell command line in a node with xCAT's login environment (its PATH), as an admin types it."""
+    result = node.exec(["bash", "-c", ". %s; export HOME=/root; cd /root; %s" % (XCAT_ENV, command)],
+                       timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError("on %s: %s: rc %d\n%s\n%s" % (node.name, command, result.returncode,
+                                                          result.stdout[-1500:], result.stderr[-1500:]))
+    return result
+
+
+def install_real(lab, node, engine="postgresql"):
+    """What installing xCAT's packages does on a node whose xCAT directories are linked into
+    the shared data: the files unpacked (dpkg), then their configuration (xcatconfig -i).
+    On the first host the database is created on the shared data — PostgreSQL with
+    pgsqlsetup, reachable from the VIP and both hosts, as xCAT's HA guide says — and the
+    lab's site, network and compute nodes are defined; the second host finds all that
+    there (its `xcatha setup begin` started the database) and only configures itself."""
+    cfg = lab.cfg
+    node.exec(["bash", "-c", "tar -C %s -cf - . | tar -C / -xf - --keep-directory-symlink --no-overwrite-dir"
+               % realxcat.NODE_DIST], check=True, timeout=120)
+    node.exec(["mkdir", "-p", "/var/run/xcat"], check=True)
+    node.exec(["systemctl", "daemon-reload"], check=True)
+    first = node.exec(["test", "-e", "/etc/xcat/cfgloc"]).returncode != 0 and \
+        node.exec(["sh", "-c", "ls /etc/xcat/*.sqlite"]).returncode != 0
+    if not first:
+        xcat_sh(node, "xcatconfig -i")
+        return
+    # Both hosts (xcatd connects from the host's own address) and the client (an admin's
+    # workstation, a service node) reach the database at the VIP.
+    access = [cfg.node_ip(n) for n in cfg.node_names] + [cfg.client_ip]
+    if engine == "postgresql":
+        xcat_sh(node, "XCATPGPW=%s pgsqlsetup -i -N %s" % (LAB_DB_PASSWORD, " ".join("-a " + a for a in access)))
+        # -d: the site table's defaults into the database pgsqlsetup just made (xcatconfig does
+        # the same itself when XCATPGPW is set, but then with no access for the hosts).
+        xcat_sh(node, "xcatconfig -i -d")
+    else:
+        xcat_sh(node, "xcatconfig -i")
+        if engine == "mysql":  # SQLite first, then moved into MariaDB, as xCAT's documentation does it
+            node.exec(["install", "-m", "0600", "/dev/stdin", "/root/xcat-mysql-hosts"], input="\n".join(access) + "\n",
+                      check=True)
+            xcat_sh(node, "XCATMYSQLADMIN_PW=%s XCATMYSQLROOT_PW=%s mysqlsetup -i -f /root/xcat-mysql-hosts"
+                    % (LAB_DB_PASSWORD, LAB_DB_PASSWORD), timeout=900)
+    define_site(lab, node)
+
+
+LAB_DB_PASSWORD = "xcatlab2026"   # pgsqlsetup takes letters and digits only
+
+
+def define_site(lab, node):
+    """The lab's xCAT objects, as an admin defines them with xCAT's commands: the site and
+    the provisioning network served through the VIP, and the compute nodes (cn1 has the
+    client's DHCP port's MAC).  Their names are in every host's /etc/hosts (config.py),
+    which makedns reads."""
+    cfg = lab.cfg
+    vip = cfg.vip
+    xcat_sh(node, "chdef -t site master=%s nameservers=%s domain=%s dhcpinterfaces=eth0 forwarders="
+            % (vip, vip, cfg.domain))
+    network = "%s_0-255_255_255_0" % cfg.net.replace(".", "_")
+    xcat_sh(node, "chdef -t network %s net=%s.0 mask=255.255.255.0 mgtifname=eth0 dhcpserver=%s tftpserver=%s "
+            "nameservers=%s dynamicrange=%s.100-%s.150 domain=%s"
+            % (network, cfg.net, vip, vip, vip, cfg.net, cfg.net, cfg.domain))
+    for name, octet, mac in COMPUTE_NODES:
+        attributes = "groups=compute,all ip=%s.%d netboot=xnba arch=x86_64 mgt=ipmi cons=ipmi " \
+                     "bmc=%s.%d bmcusername=ADMIN bmcpassword=ADMIN xcatmaster=%s tftpserver=%s nfsserver=%s" \
+                     % (cfg.net, octet, cfg.net, octet + 150, vip, vip, vip)
+        if mac:
+            attributes += " mac=%s" % mac
+        xcat_sh(node, "mkdef -f -t node %s %s" % (name, attributes))
+    # The boot loader xCAT's DHCP answer names comes from xCAT's dependency repository,
+    # which cannot be reached here: a stand-in file is served in its place.
+    node.exec(["install", "-D", "-m", "0644", "/dev/stdin", "/tftpboot/" + BOOT_FILE],
+              input="xcatha lab: stand-in for xCAT's %s (xCAT's dependency repository is not reachable)\n"
+              % BOOT_FILE, check=True)
+
+
+BOOT_FILE = "xcat/xnba.kpxe"       # what xCAT's dhcpd.conf gives an x86 BIOS PXE client
 
 
 def group_params(cfg, engine="postgresql", console="conserver"):
@@ -32,10 +134,11 @@ def group_params(cfg, engine="postgresql", console="conserver"):
         ("vip", {"ip": cfg.vip, "cidr_netmask": "24", "nic": "eth0", "hostname": cfg.vip_name}),
         ("shared-data", {"shared_dir": "/HA-data", "engine": engine}),
         ("db", {"engine": engine}),
-        ("xcatd", {}),
+        ("xcatd", {} if real() else {"tftp": "false"}),  # the stand-in runs no TFTP server
         ("named", {"ip": cfg.vip, "hostname": "%s.%s" % (cfg.vip_name, cfg.domain)}),
         ("dhcpd", {}),
         ("conserver", {"console": console}),
+        ("http", {}),
     ])
 
 
@@ -61,8 +164,7 @@ def seed_shared_data(lab, engine="postgresql"):
     for directory in XCAT_DIRS:
         (shared / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
     (shared / "root/.xcat").chmod(0o700)
-    source = DB_DIRS[engine]
-    if source:
+    for source in DB_DIRS[engine]:
         target = shared / source.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["rsync", "-aHAX", "--delete", source + "/", str(target) + "/"], check=True)

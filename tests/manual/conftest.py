@@ -28,7 +28,10 @@ class Manual:
         return self.x(node, "xcatha", *argv, **kwargs)
 
     def install_xcat(self, node, extra=()):
-        """The admin installs xCAT (the stand-in): the database and tables on what /etc/xcat etc. point to."""
+        """The admin installs xCAT (the real one where its source is there, else the stand-in):
+        the database and tables on what /etc/xcat etc. point to."""
+        if xcat.real():
+            return xcat.install_real(self.lab, self.lab.node(node))
         return self.x(node, *xcat.installer_argv(self.cfg, "postgresql", extra))
 
     def setup_fresh_pair(self):

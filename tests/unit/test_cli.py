@@ -29,7 +29,7 @@ def test_dry_run_prints_the_plan_in_group_order():
     result = invoke("activate", "--dry-run", "-c", CONFIG)
     assert result.exit_code == 0, result.output
     order = [line.split()[2] for line in result.output.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
-    assert order == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver"]
+    assert order == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http"]
     result = invoke("deactivate", "--dry-run", "-c", CONFIG)
     assert result.exit_code == 0 and "stop conserver" in result.output
 

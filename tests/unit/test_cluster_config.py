@@ -38,7 +38,7 @@ def test_bad_config_is_refused_with_a_clear_reason(tmp_path, edit, message):
 def test_commands_build_the_group_in_the_seeds_order():
     config = cluster_config.load(str(CONFIG))
     creates = [c[2] for c in cluster_config.pcs_commands(config) if c[:2] == ["resource", "create"]]
-    assert creates == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver"]
+    assert creates == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http"]
     without = cluster_config.pcs_commands(config, with_secrets=False)
     assert not any("password=" in arg for command in without for arg in command)
 

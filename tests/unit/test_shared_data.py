@@ -32,7 +32,8 @@ def test_default_layout_is_accepted():
         shared_data.check_layout("/HA-data", dirs, ".xcatha-local")
         assert dirs[:4] == ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
     assert shared_data.default_dirs("sqlite", "rhel") == ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
-    assert shared_data.default_dirs("mysql", "debian")[-1] == "/var/lib/mysql"
+    assert shared_data.default_dirs("mysql", "debian")[-2:] == ["/var/lib/mysql", "/etc/mysql"]
+    assert shared_data.default_dirs("postgresql", "rhel")[-1] == "/var/lib/pgsql"
 
 
 def test_link_states(tmp_path):
