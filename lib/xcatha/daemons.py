@@ -68,9 +68,12 @@ class Daemon:
             code, reason, _ = self.status(deadline)
             if code != ExitCode.SUCCESS:
                 raise OcfError(ExitCode.ERR_GENERIC, "after start: %s" % reason)
-        except OcfError:
+        except Exception:  # OcfError, and a timeout or a missing program just the same
             log.warning("start of %s failed; stopping it again so nothing is left half-started", self.unit)
-            self.stop(deadline, rollback=True)
+            try:
+                self.stop(deadline, rollback=True)
+            except Exception as error:  # the start's failure is the one to report
+                log.warning("stopping %s again failed too: %s", self.unit, error)
             raise
 
     def clear_leftovers(self, deadline):

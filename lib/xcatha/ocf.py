@@ -34,6 +34,8 @@ _STARTED = time.monotonic()  # about when this process started: ocf is imported 
 OCF_VERSION = "1.1"
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
 MAX_VALUE_LENGTH = 4096
+# Where agents keep what must vanish with a reboot (started-here markers): Pacemaker's HA_RSCTMP.
+STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 
 
 class ExitCode(enum.IntEnum):

@@ -9,7 +9,7 @@ import ipaddress
 import os
 import socket
 
-from xcatha import activation, cluster_config, db, run, shared_data, units, vip, xcat
+from xcatha import activation, cluster_config, db, run, shared_data, units, xcat
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -28,13 +28,12 @@ class Finding:
 def check(config):
     findings = []
     add = findings.append
-    me = cluster_config.local_node(config, _addresses(), vip.static_hostname() or socket.gethostname())
-    peer = cluster_config.peer_of(config, me)
+    me, peer = activation.whoami(config)
     address = ipaddress.ip_address(config.get("vip", "ip"))
     shared_dir = config.get("shared", "dir")
 
     # shared data: present, mounted, safe, writable
-    require_mount = config.get("shared", "require_mount", "true").lower() in ("1", "true", "yes", "on")
+    require_mount = cluster_config.require_mount(config)
     try:
         shared_data.check_shared_dir(shared_dir, require_mount)
         probe = os.path.join(shared_dir, ".xcatha-check-%s" % me.name)
@@ -52,7 +51,7 @@ def check(config):
                     "give the host an address of its own (xcatha setup convert --new-ip)"))
 
     # cfgloc host= and site.master are the VIP
-    cfgloc_path = shared_data.target_of(shared_dir, "/etc/xcat") + "/cfgloc"
+    cfgloc_path = cluster_config.cfgloc_path(config)
     try:
         cfgloc = db.check_engine(config.get("database", "engine"), cfgloc_path)
         if cfgloc is None:
@@ -79,7 +78,7 @@ def check(config):
                if not os.path.exists(units.drop_in_paths(unit)[0])]
     if missing:
         add(Finding(WARN, "no permanent drop-in for %s: each start at failover pays a daemon-reload"
-                    % " ".join(missing), "xcatha setup finish (it is idempotent)"))
+                    % " ".join(missing), "xcatha setup units (changes no running service)"))
     else:
         add(Finding(OK, "the xCAT services' units are never restarted by systemd itself"))
     if units.enabled_units(["xcatha-boot-cleanup.service"]):
@@ -103,10 +102,6 @@ def check(config):
 
     findings.extend(_cluster_checks(me, peer, config))
     return findings
-
-
-def _addresses():
-    return {info.get("local") for link in vip.read_links() for info in link.get("addr_info", [])}
 
 
 def _site_master(address):

@@ -11,11 +11,10 @@ import socket
 
 from xcatha import run, units
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 XCAT_DIRS = ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
 DEFAULT_SUFFIX = ".xcatha-local"
-STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 
 # Moving one of these aside would break the host, whatever a parameter says.
 ESSENTIAL_DIRS = {
@@ -116,6 +115,40 @@ def check_shared_dir(shared_dir, require_mount):
                        "or others (mode %o, uid %d)" % (shared_dir, info.st_mode & 0o7777, info.st_uid))
 
 
+# The lease on the shared storage: which host linked the shared data last.  Start writes it,
+# stop removes it (only its own); after a crash it keeps naming the host that may still be
+# alive and writing, which `xcatha activate` on the other host must prove is down.
+LEASE_NAME = ".xcatha-active"
+
+
+def own_name():
+    """This host's own name, not the VIP's hostname that the vip agent sets while it is the MN."""
+    from xcatha import vip
+    return vip.static_hostname() or socket.gethostname()
+
+
+def lease_holder(shared_dir):
+    """The host named by the lease, or None when no host holds it."""
+    try:
+        with open(os.path.join(shared_dir, LEASE_NAME), encoding="utf-8") as stream:
+            return stream.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def take_lease(shared_dir):
+    path = os.path.join(shared_dir, LEASE_NAME)
+    with open(path + ".tmp", "w", encoding="utf-8") as stream:
+        stream.write(own_name() + "\n")
+    os.replace(path + ".tmp", path)
+
+
+def release_lease(shared_dir):
+    holder = lease_holder(shared_dir) if os.path.isdir(shared_dir) else None
+    if holder == own_name():
+        os.unlink(os.path.join(shared_dir, LEASE_NAME))
+
+
 def marker_path(instance):
     return os.path.join(STATE_DIR, "xcatha-shared-data-%s.active" % instance)
 
@@ -167,6 +200,7 @@ def start(shared_dir, dirs, suffix, require_mount, instance):
     os.makedirs(STATE_DIR, exist_ok=True)
     with open(marker_path(instance), "w", encoding="utf-8") as stream:
         stream.write(shared_dir + "\n")
+    take_lease(shared_dir)
     code, reason = status(shared_dir, dirs, instance)
     if code != ExitCode.SUCCESS:
         raise OcfError(ExitCode.ERR_GENERIC, "after linking: %s" % reason)
@@ -216,3 +250,7 @@ def stop(shared_dir, dirs, suffix, instance):
     left = [d for d in dirs if link_points_into(d, shared_dir)]
     if left:
         raise OcfError(ExitCode.ERR_GENERIC, "links still present: %s" % ", ".join(left))
+    try:
+        release_lease(shared_dir)
+    except OSError as error:  # storage gone: the lease is stale, the links are removed
+        log.warning("cannot release the lease in %s: %s", shared_dir, error.strerror)

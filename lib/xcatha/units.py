@@ -133,6 +133,9 @@ def boot_units(service, unit, family=None):
 def show(unit, *properties, deadline=None):
     result = run.run([SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)],
                      timeout=10, deadline=deadline)
+    if not result.ok:
+        # Not knowing is no answer: "stopped" here would let a second copy start elsewhere.
+        raise OcfError(ExitCode.ERR_GENERIC, "systemctl show %s failed: %s" % (unit, result.last_error_line()))
     values = {}
     for line in result.stdout.splitlines():
         key, _, value = line.partition("=")
