@@ -24,8 +24,9 @@ class Daemon:
     def status(self, deadline=None):
         """(code, reason, state): running, cleanly stopped, or in between (failed).
         A unit with live processes in its cgroup is running; only otherwise is systemd asked."""
-        # straight from cgroupfs, no systemctl fork: this is the monitors' hot path
-        pids = processes.unit_processes("/system.slice/" + self.unit)
+        # straight from cgroupfs, no systemctl fork: this is the monitors' hot path.  An alias
+        # (bind9.service for named.service) has no cgroup of its own: systemd is asked then.
+        pids = processes.unit_processes(units.control_group(self.unit))
         if pids:
             running = units.RunningUnit(self.unit, pids)
             return ExitCode.SUCCESS, running.describe(), running

@@ -21,6 +21,7 @@ from xcatha.log import log
 
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_TIMEOUT = 30.0
+KILL_GRACE = 1.0  # how long a killed command may take to go before it is abandoned
 
 
 class CommandTimeout(Exception):
@@ -77,14 +78,27 @@ class Runner:
     """Starts the processes; tests swap the module's :data:`runner` for a scripted one."""
 
     def run(self, argv, *, timeout, env, input=None, cwd=None):
-        """(rc, stdout, stderr); raises subprocess.TimeoutExpired, FileNotFoundError."""
+        """(rc, stdout, stderr); raises subprocess.TimeoutExpired, FileNotFoundError.
+
+        A command that outlives its budget is killed, then given KILL_GRACE seconds to go.  A
+        child stuck in D state (I/O on a dead NFS mount) cannot die before its I/O returns:
+        it is abandoned, never waited for (subprocess.run would wait for it forever)."""
         import subprocess
-        completed = subprocess.run(
-            argv, check=False, input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True, text=True, errors="replace", env=env,
-            cwd=cwd, timeout=timeout, close_fds=True)
-        return completed.returncode, completed.stdout, completed.stderr
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                   env=env, cwd=cwd, close_fds=True)
+        try:
+            stdout, stderr = process.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            try:
+                process.communicate(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                log.warning("run: %s (pid %d) does not die (D state?); abandoned", argv[0], process.pid)
+                for stream in (process.stdin, process.stdout, process.stderr):
+                    _close_quietly(stream)
+            raise
+        return process.returncode, stdout, stderr
 
     def spawn(self, argv, *, env):
         import subprocess
@@ -93,6 +107,14 @@ class Runner:
 
     def stream(self, argv, on_output, *, timeout, env):
         return _stream(argv, on_output, timeout=timeout, env=env)
+
+
+def _close_quietly(stream):
+    try:
+        if stream is not None:
+            stream.close()
+    except OSError:
+        pass
 
 
 def run(argv, *, timeout=None, deadline=None, env=None, input=None, cwd=None, quiet=False):

@@ -167,6 +167,10 @@ def status(shared_dir, dirs, instance):
     if not linked and "stale" not in states.values():
         return ExitCode.NOT_RUNNING, "no links into %s" % shared_dir
     wrong = ", ".join("%s (%s)" % (d, s) for d, s in states.items() if s != "linked")
+    if not os.path.exists(marker_path(instance)):
+        # Not started here since boot: leftovers of a crash, not a running resource.  1 would
+        # make Pacemaker see the group active on two nodes and restart it on the healthy MN.
+        return ExitCode.NOT_RUNNING, "leftover links, not started here: %s" % wrong
     return ExitCode.ERR_GENERIC, "partially linked: %s" % wrong
 
 
