@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-from . import net
+from . import install, net
 from .config import LabConfig
 from .node import Node, cgroup_dirs, mount_shared_layers
 from .util import (NODE_ENV, LabError, all_pids, kill_and_wait, log, mounts_under, pid_alive,
@@ -44,6 +44,7 @@ class Lab:
             raise LabError("bind source(s) missing: %s" % ", ".join(missing))
         self.down()
         self.cfg.save()
+        self._install()
         self._fresh_shared_data()
         mount_shared_layers(self.cfg)
         net.create_network(self.cfg)
@@ -54,6 +55,14 @@ class Lab:
         if cluster:
             self.setup_cluster(nodes)
         log.info("up: done in %.1f s", time.monotonic() - start)
+
+    _installed: set = set()  # work dirs given a copy of the checkout by this process
+
+    def _install(self) -> None:
+        """This lab's own copy of the checkout (lab/install.py); once per process and work dir."""
+        if str(self.cfg.workdir) not in Lab._installed:
+            install.build(self.cfg)
+            Lab._installed.add(str(self.cfg.workdir))
 
     def _fresh_shared_data(self) -> None:
         data = self.cfg.shared_data

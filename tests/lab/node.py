@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from . import net
+from . import install, net
 from .config import LabConfig
 from .util import (NODE_ENV, LabError, children_of, is_mounted, kill_and_wait, log, ns_pid_chain,
                    pid_alive, read_cmdline, read_comm, read_pidfile, run, wait_for)
@@ -167,7 +167,7 @@ class Node:
             "--resolv-conf=off", "--timezone=off", "--link-journal=no",
             "--bind=%s:/HA-data" % self.cfg.shared_data,
         ]
-        for host_path, node_path, read_only in self.cfg.binds:
+        for host_path, node_path, read_only in self.cfg.binds + install.binds(self.cfg):
             argv.append("--%s=%s:%s" % ("bind-ro" if read_only else "bind", host_path, node_path))
         return argv
 
@@ -281,6 +281,7 @@ class Node:
         self._forget_cluster()
         self._systemctl_offline("disable", list(self.cfg.disabled_units) + ["corosync", "pacemaker"])
         self._systemctl_offline("enable", ["pcsd"])
+        install.provision(self.cfg, self.root)
         log.info("%s: provisioned in %.1f s (hostname, hosts, hacluster password, disabled: %s)",
                  self.name, time.monotonic() - start, " ".join(self.cfg.disabled_units))
 

@@ -24,8 +24,12 @@ MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver")
 SERVICES = ("vip", "xcatd", "dns", "dhcp", "sql")
 
 
+def xcat_binds():
+    return xcat.standin_binds()
+
+
 def new_lab():
-    return Lab(LabConfig(binds=xcat.standin_binds()))
+    return Lab(LabConfig(binds=xcat_binds()))
 
 
 def build(lab, engine="postgresql"):
