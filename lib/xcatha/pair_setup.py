@@ -256,6 +256,18 @@ def units_step(config, out, dry_run=False):
             "service is touched." % (node.name, units.DROP_IN_NAME, BOOT_CLEANUP_UNIT))
         return
     install_units(config, out)
+    _record_versions(config, node, out)
+
+
+def _record_versions(config, node, out):
+    """With a cluster running here: this host's versions, for the peer's `xcatha check`."""
+    from xcatha import preflight
+    try:
+        running = run.run(["cibadmin", "--query", "--scope", "nodes"], timeout=10, quiet=True).ok
+    except (FileNotFoundError, run.CommandTimeout):
+        running = False
+    if running and preflight.record_versions(config, node):
+        out("  this host's xCAT and database versions recorded in the cluster (for xcatha check)")
 
 
 def finish(config, out, dry_run=False):
