@@ -42,3 +42,25 @@ def test_dry_run_writes_no_log(tmp_path, monkeypatch, example_config):
     assert not logfile.exists()
     invoke("cluster-config", "export", "-c", example_config)
     assert logfile.exists()
+
+
+def test_a_command_timeout_is_one_line_and_exit_1(runner, tmp_path):
+    import subprocess
+
+    from .conftest import Call, config_file
+    runner.expect(Call(["ip", "-j", "addr", "show"], raises=subprocess.TimeoutExpired("ip", 10)))
+    result = invoke("status", "-c", config_file(tmp_path))
+    assert result.exit_code == 1
+    assert result.output == "xcatha: error: ip did not finish within 10.0s\n"
+
+
+def test_unreadable_crm_mon_output_is_one_line_and_exit_1(runner, tmp_path, monkeypatch):
+    from xcatha import vip
+
+    from .conftest import Call, ip_addr, pair_config
+    monkeypatch.setattr(vip, "static_hostname", lambda: "host1")
+    config = pair_config(tmp_path)
+    runner.expect(ip_addr(), Call(["crm_mon", "--one-shot", "--output-as=xml"], stdout="<pacemaker-result"))
+    result = invoke("status", "-c", config.path)
+    assert result.exit_code == 1
+    assert result.output.startswith("xcatha: error: crm_mon's XML cannot be read") and result.output.count("\n") == 1

@@ -100,3 +100,15 @@ def test_apply_shows_what_it_would_remove_and_changes_nothing_without_force(runn
     assert "would remove: " + COLOCATION in said
     assert "run again with --force" in str(error.value)
     # no cibadmin --patch in the script: the live configuration was not touched
+
+
+def test_the_parameters_a_site_must_set_reach_the_agents(tmp_path):
+    text = EXAMPLE_CONFIG.read_text().replace("[console]\n", "[dhcpd]\nconfig = /etc/dhcpd.conf\n\n[console]\n"
+                                              "port = 7782\n").replace(
+        "engine = postgresql ", "unit = postgresql-14.service\ndatadir = /var/lib/pgsql/14/data\nengine = postgresql ")
+    params = cluster_config.resource_params(cluster_config.load(config_file(tmp_path, text)))
+    assert params["db"] == {"engine": "postgresql", "unit": "postgresql-14.service",
+                            "datadir": "/var/lib/pgsql/14/data"}
+    assert params["dhcpd"] == {"config": "/etc/dhcpd.conf"}
+    assert params["conserver"] == {"console": "conserver", "port": "7782"}
+    assert tuple(params) == cluster_config.MEMBERS
