@@ -143,10 +143,28 @@ def take_lease(shared_dir):
     os.replace(path + ".tmp", path)
 
 
-def release_lease(shared_dir):
-    holder = lease_holder(shared_dir) if os.path.isdir(shared_dir) else None
-    if holder == own_name():
-        os.unlink(os.path.join(shared_dir, LEASE_NAME))
+RELEASE_CODE = (  # in a child, like the storage probe: a dead NFS server must not hang a stop
+    "import os,sys\n"
+    "path=sys.argv[1]\n"
+    "try:\n"
+    "    held=open(path).read().strip()\n"
+    "except FileNotFoundError:\n"
+    "    sys.exit(0)\n"
+    "if held==sys.argv[2]:\n"
+    "    os.unlink(path)\n")
+
+
+def release_lease(shared_dir, timeout=10.0):
+    """Remove the lease when it names this host.  Storage that does not answer leaves it in
+    place: the other host then has to prove this one is down, which is the safe side."""
+    path = os.path.join(shared_dir, LEASE_NAME)
+    try:
+        result = run.run([_python(), "-I", "-c", RELEASE_CODE, path, own_name()], timeout=timeout)
+    except run.CommandTimeout:
+        log.warning("the shared storage %s does not answer; its lease is left in place", shared_dir)
+        return
+    if not result.ok:
+        log.warning("cannot release the lease %s: %s", path, result.last_error_line())
 
 
 def marker_path(instance):
@@ -254,7 +272,4 @@ def stop(shared_dir, dirs, suffix, instance):
     left = [d for d in dirs if link_points_into(d, shared_dir)]
     if left:
         raise OcfError(ExitCode.ERR_GENERIC, "links still present: %s" % ", ".join(left))
-    try:
-        release_lease(shared_dir)
-    except OSError as error:  # storage gone: the lease is stale, the links are removed
-        log.warning("cannot release the lease in %s: %s", shared_dir, error.strerror)
+    release_lease(shared_dir)
