@@ -55,3 +55,23 @@ def test_the_lock_of_a_server_that_may_run_elsewhere_is_never_removed(monkeypatc
     monkeypatch.setattr(processes, "executable_name", lambda pid: "sshd")
     engine.clear_leftovers(ocf.Deadline(10))
     assert not pidfile.exists()
+
+
+def test_children_outliving_the_main_process_are_no_running_service(runner, monkeypatch, tmp_path):
+    # xcatd's main process died; its unit (KillMode=mixed) keeps the children for 30 s
+    monkeypatch.setattr(daemons, "STATE_DIR", str(tmp_path))
+    (tmp_path / "xcatha-main-pid-xcatd.service").write_text("100\n")
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [201, 202] if group else [])
+    # the state systemd reports then (written after `systemctl show` on such a unit, not recorded)
+    runner.expect(Call(["systemctl", "show", "xcatd.service", *SHOW], stdout="MainPID=0\nControlGroup=/system.slice/"
+                       "xcatd.service\nLoadState=loaded\nActiveState=deactivating\nSubState=stop-sigterm\n"))
+    code, reason, _state = daemons.Daemon("xcatd", "xcatd.service").status()
+    assert code == ocf.ExitCode.ERR_GENERIC and "deactivating" in reason
+
+
+def test_the_cgroup_alone_answers_while_the_main_process_lives(runner, monkeypatch, tmp_path):
+    monkeypatch.setattr(daemons, "STATE_DIR", str(tmp_path))
+    (tmp_path / "xcatha-main-pid-xcatd.service").write_text("100\n")
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [100, 201])
+    code, _reason, _state = daemons.Daemon("xcatd", "xcatd.service").status()  # no systemctl: none scripted
+    assert code == ocf.ExitCode.SUCCESS
