@@ -290,6 +290,7 @@ def finish(config, out, dry_run=False):
                          % (cfgloc.host, address))
     out("  database: %s, as configured" % engine)
     install_units(config, out)
+    _record_versions(config, node, out)
     activation.deactivate(config, out, force=True)
     if in_setup():
         os.unlink(SETUP_MARKER)
