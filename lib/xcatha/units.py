@@ -138,10 +138,23 @@ def boot_units(service, unit, family=None):
     return units
 
 
+def control_group(unit):
+    """Where systemd puts a system unit's processes: an instance of a template unit goes into
+    its template's slice (postgresql@15-main.service -> system-postgresql.slice)."""
+    if "@" in unit:
+        template = unit.split("@", 1)[0]
+        # systemd escapes '-' in a slice name's component as \x2d
+        return "/system.slice/system-%s.slice/%s" % (template.replace("-", "\\x2d"), unit)
+    return "/system.slice/" + unit
+
+
 # ---------------------------------------------------------------- driving units
 def show(unit, *properties, deadline=None):
     result = run.run([SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)],
                      timeout=10, deadline=deadline)
+    if not result.ok:
+        # Not knowing is no answer: "stopped" here would let a second copy start elsewhere.
+        raise OcfError(ExitCode.ERR_GENERIC, "systemctl show %s failed: %s" % (unit, result.last_error_line()))
     values = {}
     for line in result.stdout.splitlines():
         key, _, value = line.partition("=")

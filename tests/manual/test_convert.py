@@ -1,4 +1,6 @@
 """Setup scenario 2: host1 already runs xCAT on the address that becomes the VIP."""
+import hashlib
+
 import pytest
 from lab import pair
 
@@ -52,6 +54,31 @@ def test_convert_interrupted_resumed_verified_then_pair_completed(running_mn):
     manual.xcatha(HOST1, "deactivate")
     manual.xcatha(HOST2, "activate")
     assert manual.lab.node(HOST2).exec(["sh", "-c", DIGEST]).stdout == original
+    assert all(manual.answers().values())
+
+
+def shared_digest(manual):
+    """Every file of the shared data with its checksum, every link with its target."""
+    found = {}
+    for path in sorted(manual.cfg.shared_data.rglob("*")):
+        relative = str(path.relative_to(manual.cfg.shared_data))
+        if path.is_symlink():
+            found[relative] = "-> " + str(path.readlink())
+        elif path.is_file():
+            found[relative] = hashlib.md5(path.read_bytes()).hexdigest()
+    return found
+
+
+def test_convert_rerun_after_a_failover_is_refused_and_the_shared_data_untouched(running_mn):
+    # after the test above host2 is the MN, writing to the shared data; host1 still has its old
+    # directories (moved back at deactivation).  Converting again would overwrite the MN's data.
+    manual = running_mn
+    before = shared_digest(manual)
+    result = manual.xcatha(HOST1, "setup", "convert", "--new-ip", "%s/24" % manual.cfg.node_ip(HOST1),
+                           check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "converted already" in result.stderr
+    assert shared_digest(manual) == before
     assert all(manual.answers().values())
 
 

@@ -3,6 +3,8 @@ import pytest
 
 from xcatha import units
 
+from .conftest import FIXTURES
+
 OS_RELEASES = {
     "rhel8": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="8.9"\nID="rhel"\nID_LIKE="fedora"\n',
     "rhel9": 'NAME="Red Hat Enterprise Linux"\nVERSION_ID="9.4"\nID="rhel"\nID_LIKE="fedora"\n',
@@ -74,3 +76,12 @@ def test_debian_postgresql_umbrella_is_disabled_too():
     assert units.boot_units("postgresql", "postgresql@15-main.service", "debian") == [
         "postgresql@15-main.service", "postgresql.service"]
     assert units.boot_units("postgresql", "postgresql.service", "rhel") == ["postgresql.service"]
+
+
+def test_the_cgroup_of_a_template_unit_is_in_its_templates_slice():
+    # as recorded in the lab: ControlGroup=/system.slice/system-postgresql.slice/postgresql@15-main.service
+    recorded = [line.split("=", 1)[1] for line in (FIXTURES / "systemctl-show-postgresql-active.txt")
+                .read_text().splitlines() if line.startswith("ControlGroup=")]
+    assert units.control_group("postgresql@15-main.service") == recorded[0]
+    assert units.control_group("xcatd.service") == "/system.slice/xcatd.service"
+    assert units.control_group("foo-bar@1.service") == "/system.slice/system-foo\\x2dbar.slice/foo-bar@1.service"
