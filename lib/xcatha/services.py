@@ -109,6 +109,7 @@ class Named(Daemon):
 
 DHCP_CONFIGS = {"isc": "/etc/dhcp/dhcpd.conf", "kea": "/etc/kea/kea-dhcp4.conf"}
 
+
 class Dhcpd(Daemon):
     """The DHCP server: `makedhcp -n`, the server bound to UDP 67, then `makedhcp -a`.
 

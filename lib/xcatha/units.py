@@ -44,8 +44,8 @@ SERVICE_UNITS = {
 
 # What makedhcp runs beside kea-dhcp4 when the site needs it: the DHCPv6 server (IPv6
 # networks), the DDNS server (site.dnshandler=ddns, xCAT's default) and the control agent
-# (site.keacontrolagent).  Debian's packages also pull them in through
-# kea-dhcp4-server.service.wants/, so they run only while kea-dhcp4 is enabled at boot.
+# (site.keacontrolagent).  Debian's are WantedBy=kea-dhcp4-server.service: once enabled
+# they start with every start of kea-dhcp4, and stopping kea-dhcp4 leaves them running.
 KEA_COMPANIONS = ("kea-dhcp6", "kea-dhcp-ddns", "kea-ctrl-agent")
 
 DB_DIRS = {  # engine -> family -> the directory that holds the database
