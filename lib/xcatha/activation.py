@@ -226,7 +226,15 @@ def service_units(config):
     engine = config.get("database", "engine")
     found = []
     services = [("postgresql" if engine == "postgresql" else "mysql")] if engine != "sqlite" else []
-    services += ["xcatd", "named", "dhcpd", config.get("console", "type"), "http"]
+    services += ["xcatd", "named"]
+    if cluster_config.dhcp_backend(config) == "kea":
+        services.append("kea-dhcp4")
+        # the companions makedhcp may start (DDNS, DHCPv6, control agent), where installed
+        services += [service for service in units.KEA_COMPANIONS
+                     if units.unit_exists(units.detect_unit(service))]
+    else:
+        services.append("dhcpd")
+    services += [config.get("console", "type"), "http"]
     for service in services:
         unit = units.detect_unit(service)
         found.append((service, unit, units.boot_units(service, unit)))

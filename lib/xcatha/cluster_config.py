@@ -74,6 +74,8 @@ def load(path=DEFAULT_PATH):
         raise ConfigError("%s: [database] engine must be postgresql, mysql or sqlite" % path)
     if values["console"]["type"] not in ("conserver", "goconserver"):
         raise ConfigError("%s: [console] type must be conserver or goconserver" % path)
+    if values.get("dhcp", {}).get("backend", "isc") not in ("isc", "kea"):
+        raise ConfigError("%s: [dhcp] backend must be isc or kea (what site.dhcpbackend selects)" % path)
     nodes = []
     for section in parser.sections():
         if not section.startswith("node "):
@@ -126,7 +128,7 @@ def resource_params(config):
         "db": {"engine": engine},
         "xcatd": {key: value for key, value in config.values.get("xcatd", {}).items() if key in ("tftp",)},
         "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
-        "dhcpd": {},
+        "dhcpd": {"backend": "kea"} if dhcp_backend(config) == "kea" else {},
         "conserver": {"console": config.get("console", "type")},
         "http": {},
     }
@@ -153,6 +155,11 @@ def require_mount(config):
 def cfgloc_path(config):
     """The cfgloc in the shared data (where /etc/xcat/cfgloc points while linked)."""
     return config.get("shared", "dir").rstrip("/") + "/etc/xcat/cfgloc"
+
+
+def dhcp_backend(config):
+    """isc or kea: the DHCP server site.dhcpbackend makes xCAT drive ([dhcp] backend)."""
+    return config.get("dhcp", "backend", "isc")
 
 
 def local_node(config, addresses, hostname):

@@ -23,6 +23,15 @@ SERVICE_UNITS = {
               "debian": ["named.service", "bind9.service"]},
     "dhcpd": {"rhel": ["dhcpd.service"], "sles": ["dhcpd.service"],
               "debian": ["isc-dhcp-server.service"]},
+    # Kea (site.dhcpbackend=kea): RHEL's and SUSE's packages name the units after the
+    # daemons, Debian's and Ubuntu's add -server (xCAT's Kea.pm tries both, so do we).
+    "kea-dhcp4": {"rhel": ["kea-dhcp4.service"], "sles": ["kea-dhcp4.service"],
+                  "debian": ["kea-dhcp4-server.service", "kea-dhcp4.service"]},
+    "kea-dhcp6": {"rhel": ["kea-dhcp6.service"], "sles": ["kea-dhcp6.service"],
+                  "debian": ["kea-dhcp6-server.service", "kea-dhcp6.service"]},
+    "kea-dhcp-ddns": {"rhel": ["kea-dhcp-ddns.service"], "sles": ["kea-dhcp-ddns.service"],
+                      "debian": ["kea-dhcp-ddns-server.service", "kea-dhcp-ddns.service"]},
+    "kea-ctrl-agent": {"*": ["kea-ctrl-agent.service"]},
     "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
                   "debian": ["conserver-server.service", "conserver.service"]},
     "goconserver": {"*": ["goconserver.service"]},
@@ -32,6 +41,12 @@ SERVICE_UNITS = {
     "postgresql": {"rhel": ["postgresql.service"], "sles": ["postgresql.service"],
                    "debian": ["postgresql@{pg_version}-main.service"]},
 }
+
+# What makedhcp runs beside kea-dhcp4 when the site needs it: the DHCPv6 server (IPv6
+# networks), the DDNS server (site.dnshandler=ddns, xCAT's default) and the control agent
+# (site.keacontrolagent).  Debian's are WantedBy=kea-dhcp4-server.service: once enabled
+# they start with every start of kea-dhcp4, and stopping kea-dhcp4 leaves them running.
+KEA_COMPANIONS = ("kea-dhcp6", "kea-dhcp-ddns", "kea-ctrl-agent")
 
 DB_DIRS = {  # engine -> family -> the directory that holds the database
     "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
