@@ -7,19 +7,19 @@ import pytest
 from xcatha import activation, cluster_config, services, units
 from xcatha.cluster_config import ConfigError
 
+from .conftest import config_file
+
 CONFIG = Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf"
 
 
 def config_with(tmp_path, backend):
     text = CONFIG.read_text()
     assert "backend = isc " in text
-    path = tmp_path / "pair.conf"
-    path.write_text(text.replace("backend = isc ", "backend = %s " % backend, 1))
-    return cluster_config.load(str(path))
+    return cluster_config.load(config_file(tmp_path, text.replace("backend = isc ", "backend = %s " % backend, 1)))
 
 
-def test_shipped_config_keeps_isc_and_no_backend_parameter():
-    config = cluster_config.load(str(CONFIG))
+def test_shipped_config_keeps_isc_and_no_backend_parameter(example_config):
+    config = cluster_config.load(example_config)
     assert cluster_config.dhcp_backend(config) == "isc"
     assert cluster_config.resource_params(config)["dhcpd"] == {}
 
