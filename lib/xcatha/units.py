@@ -331,9 +331,14 @@ def start(unit, deadline):
 
 
 def stop(unit, deadline, fraction=0.6):
-    """Stop the unit, leaving part of the deadline for the caller to escalate."""
+    """Stop the unit, leaving part of the deadline for the caller to escalate.
+
+    The unit is ordered Before=pacemaker.service (the drop-in), so that a shutdown stops the
+    cluster first; while Pacemaker itself stops (`pcs cluster stop`, a reboot of the active
+    node) a plain stop job would wait for Pacemaker's own stop to finish, which waits for
+    this agent: the stop is done now, whatever the order of the units' stop jobs."""
     try:
-        result = run.run([SYSTEMCTL, "stop", unit], deadline=deadline,
+        result = run.run([SYSTEMCTL, "stop", "--job-mode=ignore-dependencies", unit], deadline=deadline,
                          timeout=max(deadline.share(fraction), 1.0))
     except run.CommandTimeout:
         log.warning("systemctl stop %s did not finish in time; escalating", unit)
