@@ -32,7 +32,8 @@ APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all pyth
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps \
-               apache2 tftpd-hpa tftp-hpa curl kea-dhcp4-server kea-ctrl-agent $(APT_XCAT)
+               apache2 tftpd-hpa tftp-hpa curl kea-dhcp4-server kea-ctrl-agent \
+               kea-dhcp-ddns-server $(APT_XCAT)
 # xCAT's own source (a tarball of xcat-core or a directory); the lab installs it in its
 # nodes.  Default: ../shared/xcat-core/xcat-core-*.tar.gz beside the repository; without
 # one the lab falls back to the test-only stand-in and says so.

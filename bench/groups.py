@@ -18,7 +18,7 @@ from lab import pair
 from lab.util import log
 
 SHARED_DIR = "/HA-data"
-LINKED_DIRS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgresql")
+LINKED_DIRS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgresql", "/etc/postgresql")
 BACKUP_SUFFIX = ".xcatha-local"  # what the boot clean-up puts back after a crash, as for ours
 PG = "/usr/lib/postgresql/15"
 
@@ -63,6 +63,9 @@ def stock_resources(cfg):
             "config": "/etc/dhcp/dhcpd.conf", "chrooted": "false", "interface": "eth0", "leases": "dhcpd.leases",
             "pid": "/run/dhcpd.pid", "user": "root", "group": "root"}),
         ("conserver-unit", "systemd:conserver-server", {}),
+        # xCAT's DRBD recipe runs Apache as ocf:heartbeat:apache (apache_xCAT)
+        ("apache-stock", "ocf:heartbeat:apache", {"configfile": "/etc/apache2/apache2.conf",
+                                                  "statusurl": "http://localhost/install/postscripts/"}),
     ]
     return resources
 
@@ -71,7 +74,7 @@ def stock_group(cfg):
     resources = stock_resources(cfg)
     counterparts = {"vip": ["ip"], "shared-data": [symlink_id(d) for d in LINKED_DIRS], "db": ["pgsql"],
                     "xcatd": ["xcatd-unit"], "named": ["named-stock"], "dhcpd": ["dhcpd-stock"],
-                    "conserver": ["conserver-unit"]}
+                    "conserver": ["conserver-unit"], "http": ["apache-stock"]}
     return Group("xcatstock", tuple(rid for rid, _, _ in resources), counterparts)
 
 

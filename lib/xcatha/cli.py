@@ -77,16 +77,20 @@ def _load(path, dry_run=False):
 
 def _failures():
     """The exceptions a command turns into one line and exit status 1."""
-    from xcatha import activation, cluster_config, pair_setup
+    from xcatha import activation, cluster_config, pair_setup, run
     from xcatha.ocf import OcfError
-    return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, OcfError, OSError)
+    return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, OcfError, OSError,
+            run.CommandTimeout, ValueError)
 
 
 def _guarded(function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except _failures() as error:
-        raise Failure(getattr(error, "reason", None) or str(error)) from None
+        message = getattr(error, "reason", None) or str(error)
+        if isinstance(error, OSError) and error.filename:
+            message = "%s: %s" % (error.filename, error.strerror)
+        raise Failure(message.splitlines()[0] if message else type(error).__name__) from None
 
 
 config_option = click.option("-c", "--config", "path", default="/etc/xcatha/cluster.conf", show_default=True,
@@ -127,6 +131,17 @@ def setup_finish(path, dry_run):
     _guarded(pair_setup.finish, _load(path, dry_run), _say, dry_run=dry_run)
 
 
+@setup_group.command("units")
+@config_option
+@dry_run_option
+def setup_units(path, dry_run):
+    """Disable the services at boot, keep systemd from restarting them, enable the boot cleanup.
+
+    Changes no running service: safe on the active MN (finish also deactivates)."""
+    from xcatha import pair_setup
+    _guarded(pair_setup.units_step, _load(path, dry_run), _say, dry_run=dry_run)
+
+
 @setup_group.command("convert")
 @config_option
 @dry_run_option
@@ -143,10 +158,17 @@ def setup_convert(path, dry_run, new_ip, bwlimit):
 @config_option
 @dry_run_option
 @force_option
-def activate(path, dry_run, force):
-    """Make this host the MN: VIP, hostname, links, database, xcatd, named, DHCP, console."""
+@click.option("--fence-peer", is_flag=True, help="Power the other host off through its fence device (from "
+              "the config file) before taking over: for an MN that hangs but may still write.")
+def activate(path, dry_run, force, fence_peer):
+    """Make this host the MN: VIP, hostname, links, database, xcatd, named, DHCP, console.
+
+    Refused unless the other host is proven not to be the MN: it released the shared data
+    (xcatha deactivate there) and nobody answers for the VIP, or its fence device reports it
+    off (--fence-peer powers it off)."""
     from xcatha import activation
-    _guarded(activation.activate, _load(path, dry_run), _say, dry_run=dry_run, force=force, logfile=LOG_FILE)
+    _guarded(activation.activate, _load(path, dry_run), _say, dry_run=dry_run, force=force, logfile=LOG_FILE,
+             fence_peer=fence_peer)
     if not dry_run:
         _say("This host is the active MN.")
 
@@ -203,10 +225,15 @@ def cluster_config_group():
 @cluster_config_group.command("apply")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Print the CIB difference and change nothing.")
-def cluster_config_apply(path, dry_run):
-    """Render with pcs -f on a copy of the live CIB, diff with crm_diff, push with cibadmin --patch."""
+@click.option("--force", is_flag=True, help="Apply even a difference that removes something from the live "
+              "configuration (listed without it).")
+def cluster_config_apply(path, dry_run, force):
+    """Render with pcs -f on a copy of the live CIB, diff with crm_diff, push with cibadmin --patch.
+
+    Keeps what an admin set that the config file does not say: constraints naming the group,
+    agent parameters, op timeouts, target-role."""
     from xcatha import cluster_config
-    _guarded(cluster_config.apply, _load(path, dry_run), dry_run=dry_run, out=click.echo)
+    _guarded(cluster_config.apply, _load(path, dry_run), dry_run=dry_run, out=click.echo, force=force)
 
 
 @cluster_config_group.command("export")
@@ -223,15 +250,7 @@ def boot_cleanup(path):
     """Remove links into the shared data that a crash left behind (run at boot, before the cluster).
 
     Only links that point into the shared directory are removed, and originals that
-    were moved aside are put back; nothing else is touched.
+    were moved aside are put back; nothing else is touched.  Refused on the active MN.
     """
-    from xcatha import shared_data
-    config = _load(path)
-    shared_dir = config.get("shared", "dir")
-    dirs = shared_data.default_dirs(config.get("database", "engine"))
-    stale = [d for d in dirs if shared_data.link_points_into(d, shared_dir)]
-    shared_data.stop(shared_dir, dirs, shared_data.DEFAULT_SUFFIX, "shared-data")
-    message = ("removed %d stale link(s) into %s: %s" % (len(stale), shared_dir, " ".join(stale)) if stale
-               else "no stale links into %s" % shared_dir)
-    log.info("%s", message)
-    click.echo(message)
+    from xcatha import pair_setup
+    _guarded(pair_setup.boot_cleanup, _load(path), _say)

@@ -4,9 +4,10 @@ Never a blind edit of the live cluster: the wanted configuration is rendered
 with ``pcs -f`` into a copy of the live CIB (so pcs takes each agent's op
 timeouts and intervals from its meta-data), compared with ``crm_diff``, and
 only the difference is pushed with ``cibadmin --patch``.  A second apply finds
-no difference and changes nothing.  Temporary move/ban constraints
-(cli-prefer-*, cli-ban-*) and an admin's target-role/is-managed settings are
-kept.  The same commands can be exported as a pcs script.
+no difference and changes nothing.  An admin's own constraints
+naming the group, target-role/is-managed, agent parameters the config file does
+not set and op timeouts are kept; a difference that would delete anything is
+shown and needs --force.  The same commands can be exported as a pcs script.
 """
 import configparser
 import ipaddress
@@ -17,7 +18,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 from xcatha import run
-from xcatha.log import log
+from xcatha.log import REDACTED, log
 
 GROUP = "xcatmn"
 MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
@@ -54,11 +55,15 @@ def load(path=DEFAULT_PATH):
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     try:
         with open(path, encoding="utf-8") as stream:
+            mode = os.fstat(stream.fileno()).st_mode & 0o777
             parser.read_file(stream)
     except OSError as error:
         raise ConfigError("cannot read %s: %s" % (path, error.strerror)) from None
-    except configparser.Error as error:
-        raise ConfigError("%s: %s" % (path, error)) from None
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError("%s: %s" % (path, str(error).splitlines()[0])) from None
+    if mode & 0o077 and any(is_secret_key(key) for section in parser.sections() for key in parser[section]):
+        raise ConfigError("%s holds fence passwords but its mode is %04o: run chmod 600 %s (and check who may "
+                          "have read it)" % (path, mode, path))
     values = {section: dict(parser[section]) for section in parser.sections() if not section.startswith("node ")}
     for section, keys in REQUIRED.items():
         for key in keys:
@@ -69,6 +74,8 @@ def load(path=DEFAULT_PATH):
         raise ConfigError("%s: [database] engine must be postgresql, mysql or sqlite" % path)
     if values["console"]["type"] not in ("conserver", "goconserver"):
         raise ConfigError("%s: [console] type must be conserver or goconserver" % path)
+    if values.get("dhcp", {}).get("backend", "isc") not in ("isc", "kea"):
+        raise ConfigError("%s: [dhcp] backend must be isc or kea (what site.dhcpbackend selects)" % path)
     nodes = []
     for section in parser.sections():
         if not section.startswith("node "):
@@ -96,7 +103,13 @@ def _check_address(path, section, key, value):
 
 
 # ---------------------------------------------------------------- what to create
-SECRET_FENCE_KEYS = ("password",)
+# Fence-agent options that hold a secret, or name the script that prints one (fence agents'
+# passwd, password, passwd_script, snmp_priv_passwd, snmp_priv_passwd_script, ...; community).
+SECRET_WORDS = ("passw", "community")
+
+
+def is_secret_key(key):
+    return any(word in key.lower() for word in SECRET_WORDS)
 
 
 def resource_params(config):
@@ -109,16 +122,44 @@ def resource_params(config):
         shared["require_mount"] = config.get("shared", "require_mount")
     vip_params = {"ip": vip["ip"], "hostname": vip["hostname"]}
     vip_params.update({key: vip[key] for key in ("cidr_netmask", "nic") if vip.get(key)})
-    return {
+    params = {
         "vip": vip_params,
         "shared-data": shared,
         "db": {"engine": engine},
         "xcatd": {key: value for key, value in config.values.get("xcatd", {}).items() if key in ("tftp",)},
         "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
-        "dhcpd": {},
+        "dhcpd": {"backend": "kea"} if dhcp_backend(config) == "kea" else {},
         "conserver": {"console": config.get("console", "type")},
         "http": {},
     }
+    for (section, key), (member, parameter) in SITE_PARAMETERS.items():
+        if config.get(section, key):
+            params[member][parameter] = config.get(section, key)
+    assert tuple(params) == MEMBERS
+    return params
+
+
+# What a site may have to set for an agent: cluster.conf [section] key -> (member, parameter).
+SITE_PARAMETERS = {
+    ("database", "unit"): ("db", "unit"), ("database", "datadir"): ("db", "datadir"),
+    ("dhcpd", "config"): ("dhcpd", "config"), ("dhcpd", "unit"): ("dhcpd", "unit"),
+    ("console", "port"): ("conserver", "port"), ("console", "unit"): ("conserver", "unit"),
+    ("named", "unit"): ("named", "unit"), ("xcatd", "port"): ("xcatd", "port"),
+}
+
+
+def require_mount(config):
+    return config.get("shared", "require_mount", "true").lower() in ("1", "true", "yes", "on")
+
+
+def cfgloc_path(config):
+    """The cfgloc in the shared data (where /etc/xcat/cfgloc points while linked)."""
+    return config.get("shared", "dir").rstrip("/") + "/etc/xcat/cfgloc"
+
+
+def dhcp_backend(config):
+    """isc or kea: the DHCP server site.dhcpbackend makes xCAT drive ([dhcp] backend)."""
+    return config.get("dhcp", "backend", "isc")
 
 
 def local_node(config, addresses, hostname):
@@ -147,7 +188,7 @@ def pcs_commands(config, with_secrets=True):
     commands = []
     for node in config.nodes:
         options = ["%s=%s" % item for item in sorted(fence_options(node).items())
-                   if with_secrets or item[0] not in SECRET_FENCE_KEYS]
+                   if with_secrets or not is_secret_key(item[0])]
         if node.fence.get("delay"):
             options.append("pcmk_delay_base=%s" % node.fence["delay"])
         commands.append(["stonith", "create", node.fence_id, node.fence["agent"], *options,
@@ -169,47 +210,80 @@ def _owned_ids(config):
     return {GROUP, *MEMBERS, *(node.fence_id for node in config.nodes)}
 
 
-def _kept_meta(root, owned):
+def _own_constraint_ids(config):
+    """The constraints pcs_commands creates (pcs's ids for `location F avoids N`): the only ones
+    apply may rebuild.  Every other constraint naming the group is an admin's."""
+    return {"location-%s-%s--INFINITY" % (node.fence_id, node.name) for node in config.nodes}
+
+
+def _admin_settings(root, config):
+    """What an admin set on our resources that the config file does not say: meta attributes
+    (target-role, ...), agent parameters the config leaves alone, and op timeouts."""
+    params = resource_params(config)
+    for node in config.nodes:
+        params[node.fence_id] = dict(fence_options(node), pcmk_host_list=node.name)
+        if node.fence.get("delay"):
+            params[node.fence_id]["pcmk_delay_base"] = node.fence["delay"]
     kept = {}
     for element in root.iter():
-        if element.get("id") in owned and element.tag in ("group", "primitive"):
-            for nvpair in element.findall("./meta_attributes/nvpair"):
-                if nvpair.get("name") in KEPT_META:
-                    kept.setdefault(element.get("id"), {})[nvpair.get("name")] = nvpair.get("value")
+        identifier = element.get("id")
+        if element.tag not in ("group", "primitive") or identifier not in _owned_ids(config):
+            continue
+        settings = kept.setdefault(identifier, {"meta": {}, "instance": {}, "ops": {}})
+        for nvpair in element.findall("./meta_attributes/nvpair"):
+            if nvpair.get("name") in KEPT_META:
+                settings["meta"][nvpair.get("name")] = nvpair.get("value")
+        ours = params.get(identifier, {})
+        for nvpair in element.findall("./instance_attributes/nvpair"):
+            if nvpair.get("name") not in ours and not is_secret_key(nvpair.get("name", "")):
+                settings["instance"][nvpair.get("name")] = nvpair.get("value")
+        for op in element.findall("./operations/op"):
+            if op.get("timeout"):
+                settings["ops"][(op.get("name"), op.get("interval"))] = op.get("timeout")
     return kept
 
 
-def purge(root, owned):
-    """Remove our resources and every constraint on them.  Returns the move/ban
-    constraints (cli-prefer-*, cli-ban-*) among them, to be put back afterwards:
-    they are an admin's, and cannot stay while the group they name is rebuilt."""
+def purge(root, config):
+    """Remove our resources and the constraints xcatha itself creates on them.  Returns every
+    other constraint that names them (an admin's: move/ban, colocation with storage, location
+    preferences), to be put back once the resources are rebuilt: the CIB's schema does not
+    let a constraint name a resource that is not there."""
+    owned = _owned_ids(config)
     configuration = root.find("configuration")
     resources = configuration.find("resources")
     for element in list(resources):
         if element.get("id") in owned:
             resources.remove(element)
     constraints = configuration.find("constraints")
+    own_constraints = _own_constraint_ids(config)
     kept = []
     for element in list(constraints):
         referenced = {element.get(key) for key in ("rsc", "first", "then", "with-rsc")}
         referenced |= {ref.get("id") for ref in element.iter("resource_ref")}
         if referenced & owned:
             constraints.remove(element)
-            if element.get("id", "").startswith(("cli-prefer-", "cli-ban-")):
+            if element.get("id") not in own_constraints:
                 kept.append(element)
     return kept
 
 
-def _restore(root, kept, fence_secrets, move_constraints):
-    root.find("configuration").find("constraints").extend(move_constraints)
+def _restore(root, kept, fence_secrets, constraints):
+    root.find("configuration").find("constraints").extend(constraints)
     for element in root.iter():
         if element.tag not in ("group", "primitive"):
             continue
         identifier = element.get("id")
-        for name, value in kept.get(identifier, {}).items():
+        settings = kept.get(identifier, {})
+        for name, value in settings.get("meta", {}).items():
             _set_nvpair(element, "meta_attributes", identifier + "-meta_attributes", name, value)
+        for name, value in settings.get("instance", {}).items():
+            _set_nvpair(element, "instance_attributes", identifier + "-instance_attributes", name, value)
         for name, value in fence_secrets.get(identifier, {}).items():
             _set_nvpair(element, "instance_attributes", identifier + "-instance_attributes", name, value)
+        for op in element.findall("./operations/op"):
+            timeout = settings.get("ops", {}).get((op.get("name"), op.get("interval")))
+            if timeout:
+                op.set("timeout", timeout)
 
 
 def _set_nvpair(element, block_tag, block_id, name, value):
@@ -226,20 +300,48 @@ def _set_nvpair(element, block_tag, block_id, name, value):
 def render(config, live_path, new_path):
     """Write into new_path the live CIB with our configuration rebuilt by pcs -f."""
     tree = ET.parse(live_path)  # noqa: S314 - the CIB of our own cluster, from cibadmin
-    owned = _owned_ids(config)
-    kept = _kept_meta(tree.getroot(), owned)
-    move_constraints = purge(tree.getroot(), owned)
+    kept = _admin_settings(tree.getroot(), config)
+    constraints = purge(tree.getroot(), config)
     tree.write(new_path)
     for command in pcs_commands(config, with_secrets=False):
         result = run.run(["pcs", "-f", new_path, *command], timeout=120)
         if not result.ok:
             raise ConfigError("pcs %s: %s" % (" ".join(command[:3]), result.last_error_line()))
     # Fence passwords go into the file here rather than through pcs's argv, which `ps` shows.
-    secrets = {node.fence_id: {key: node.fence[key] for key in SECRET_FENCE_KEYS if node.fence.get(key)}
+    secrets = {node.fence_id: {key: value for key, value in fence_options(node).items() if is_secret_key(key)}
                for node in config.nodes}
     tree = ET.parse(new_path)  # noqa: S314 - written by pcs just above
-    _restore(tree.getroot(), kept, secrets, move_constraints)
+    _restore(tree.getroot(), kept, secrets, constraints)
     tree.write(new_path)
+
+
+def register_secrets(config, out=print):
+    """Fence secrets become secrets of the log and the argv check.  One that equals a value
+    in the clear (a BMC password that is its user name) is no secret to protect: it is not
+    registered, so the user name can still be passed, and the admin is told."""
+    for node in config.nodes:
+        options = fence_options(node)
+        public = {value for key, value in options.items() if not is_secret_key(key)} | {node.name, node.address}
+        for key, value in options.items():
+            if not is_secret_key(key) or not value:
+                continue
+            if value in public:
+                out("warning: the fence %s of %s equals one of its other settings (its user name?): choose a "
+                    "real password for its BMC" % (key, node.name))
+                continue
+            log.add_secret(value)
+
+
+def masked(patch):
+    """The patch with every secret nvpair's value hidden, registered as a secret or not."""
+    try:
+        root = ET.fromstring(patch)  # noqa: S314 - crm_diff's output
+    except ET.ParseError:
+        return patch
+    for nvpair in root.iter("nvpair"):
+        if is_secret_key(nvpair.get("name", "")):
+            nvpair.set("value", REDACTED)
+    return ET.tostring(root, encoding="unicode")
 
 
 def diff(live_path, new_path):
@@ -253,11 +355,19 @@ def diff(live_path, new_path):
     raise ConfigError("crm_diff failed: %s" % result.last_error_line())
 
 
-def apply(config, dry_run=False, out=print):
-    """Render, diff, push; returns True when the live configuration changed."""
-    for node in config.nodes:
-        for key in SECRET_FENCE_KEYS:
-            log.add_secret(node.fence.get(key))
+def removals(patch):
+    """What the patch deletes from the live CIB (crm_diff's format 2: <change operation="delete">)."""
+    try:
+        root = ET.fromstring(patch)  # noqa: S314 - crm_diff's output
+    except ET.ParseError:
+        return []
+    return [change.get("path", "?") for change in root.iter("change") if change.get("operation") == "delete"]
+
+
+def apply(config, dry_run=False, out=print, force=False):
+    """Render, diff, push; returns True when the live configuration changed.  A difference that
+    deletes something from the live configuration is shown and needs force."""
+    register_secrets(config, out)
     workdir = tempfile.mkdtemp(prefix="xcatha-cib-")
     try:
         live, new, patch = (os.path.join(workdir, name) for name in ("live.xml", "new.xml", "patch.xml"))
@@ -273,9 +383,16 @@ def apply(config, dry_run=False, out=print):
             out("The cluster configuration is already as %s describes; nothing to change." % config.path)
             return False
         if dry_run:
-            out(log.redact(changes))
+            out(log.redact(masked(changes)))
             out("(dry run: nothing was changed)")
             return False
+        deleted = removals(changes)
+        if deleted and not force:
+            for path in deleted:
+                out("would remove: %s" % path)
+            raise ConfigError("applying %s would remove %d thing(s) from the live configuration (listed above); "
+                              "nothing was changed. Check them, then run again with --force"
+                              % (config.path, len(deleted)))
         with open(patch, "w", encoding="utf-8") as stream:
             stream.write(changes)
         result = run.run(["cibadmin", "--patch", "--xml-file", patch], timeout=120)

@@ -5,12 +5,13 @@ later step fails it stops what it started, so a failed start leaves nothing
 half-started.  Stop verifies that no process of the unit is left — conserver's
 `exec` console children, for one, survive its SIGTERM — and kills leftovers.
 """
+import os
 import socket
 import time
 
 from xcatha import processes, units
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 
 class Daemon:
@@ -24,15 +25,20 @@ class Daemon:
     def status(self, deadline=None):
         """(code, reason, state): running, cleanly stopped, or in between (failed).
         A unit with live processes in its cgroup is running; only otherwise is systemd asked."""
-        # straight from cgroupfs, no systemctl fork: this is the monitors' hot path
-        pids = processes.unit_processes("/system.slice/" + self.unit)
-        if pids:
+        # straight from cgroupfs, no systemctl fork: this is the monitors' hot path.  An alias
+        # (bind9.service for named.service) has no cgroup of its own: systemd is asked then.
+        pids = processes.unit_processes(units.control_group(self.unit))
+        main = self._known_main_pid()
+        # children outliving their main process (xcatd's unit waits 30 s before killing them)
+        # are no running service: with the main pid gone, systemd decides
+        if pids and (main is None or main in pids):
             running = units.RunningUnit(self.unit, pids)
             return ExitCode.SUCCESS, running.describe(), running
         state = self.state(deadline)
         if state.changing and deadline is not None:
             state = self.settled(state, deadline)
         if state.running:
+            self._remember_main_pid(state.main_pid)
             return ExitCode.SUCCESS, state.describe(), state
         if state.stopped:
             return ExitCode.NOT_RUNNING, state.describe(), state
@@ -47,6 +53,25 @@ class Daemon:
             time.sleep(0.2)
             state = self.state(deadline)
         return state
+
+    def _main_pid_file(self):
+        return os.path.join(STATE_DIR, "xcatha-main-pid-%s" % self.unit)
+
+    def _known_main_pid(self):
+        try:
+            with open(self._main_pid_file(), encoding="ascii") as stream:
+                return int(stream.read().strip() or 0) or None
+        except (OSError, ValueError):
+            return None
+
+    def _remember_main_pid(self, pid):
+        if pid and pid != self._known_main_pid():
+            try:
+                os.makedirs(STATE_DIR, exist_ok=True)
+                with open(self._main_pid_file(), "w", encoding="ascii") as stream:
+                    stream.write("%d\n" % pid)
+            except OSError as error:  # only the fast path's hint: never a reason to fail
+                log.debug("cannot remember the main pid of %s: %s", self.unit, error)
 
     def monitor(self, depth, deadline):
         """Not running (7), running and serving (0), or failed (1, with the reason)."""
@@ -71,8 +96,11 @@ class Daemon:
             self.clear_leftovers(deadline)
             for step in steps_before:
                 step()
-            if not self.state(deadline).running:
+            state = self.state(deadline)
+            if not state.running:
                 units.start(self.unit, deadline)
+                state = self.state(deadline)
+            self._remember_main_pid(state.main_pid)
             for step in steps_after:
                 step()
             if ready is not None:
@@ -80,9 +108,12 @@ class Daemon:
             code, reason, _ = self.status(deadline)
             if code != ExitCode.SUCCESS:
                 raise OcfError(ExitCode.ERR_GENERIC, "after start: %s" % reason)
-        except OcfError:
+        except Exception:  # OcfError, and a timeout or a missing program just the same
             log.warning("start of %s failed; stopping it again so nothing is left half-started", self.unit)
-            self.stop(deadline, rollback=True)
+            try:
+                self.stop(deadline, rollback=True)
+            except Exception as error:  # the start's failure is the one to report
+                log.warning("stopping %s again failed too: %s", self.unit, error)
             raise
 
     def clear_leftovers(self, deadline):
@@ -112,6 +143,10 @@ class Daemon:
                         " ".join(str(pid) for pid in left))
             left = processes.terminate(left, deadline, grace=min(deadline.share(0.3), 5.0))
         state = self.state(deadline)
+        try:
+            os.unlink(self._main_pid_file())
+        except OSError:
+            pass
         if (left or state.main_alive) and not rollback:
             raise OcfError(ExitCode.ERR_GENERIC, "%s still has processes after stop: %s"
                            % (self.unit, " ".join(str(pid) for pid in left) or state.main_pid))

@@ -14,12 +14,13 @@ import time
 from xcatha import processes, run, units
 from xcatha.daemons import Daemon
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 CFGLOC = "/etc/xcat/cfgloc"
 SQLITE_DIR = "/etc/xcat"
-STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 PREFIX_ENGINE = {"Pg": "postgresql", "mysql": "mysql"}
+# A server's lock file in its data directory (MariaDB locks its files instead).
+LOCK_FILES = {"postgresql": "postmaster.pid"}
 # A real query on a table every xCAT database has.
 MONITOR_SQL = "SELECT count(*) FROM site"
 
@@ -124,9 +125,11 @@ class Engine:
         code, reason, _ = self.daemon.status(deadline)
         return code, reason
 
+    executables = ()  # the server's program names: what stop may kill besides the unit's cgroup
+
     def server_processes(self):
-        """Every process working in the data directory (servers chdir into it)."""
-        return processes.in_directory(self.datadir) if self.datadir else []
+        """The engine's server processes working in the data directory (servers chdir into it)."""
+        return processes.servers_in(self.datadir, self.executables) if self.datadir else []
 
     def clear_leftovers(self, deadline):
         """After a crash: orphans of a dead server and its stale lock, which a
@@ -192,6 +195,7 @@ class Engine:
 class PostgreSQL(Engine):
     name = "postgresql"
     service = "postgresql"
+    executables = ("postgres", "postmaster")
     kill_signal = 3  # SIGQUIT: PostgreSQL's immediate shutdown, crash recovery at next start
 
     def server_status(self, deadline):
@@ -223,11 +227,17 @@ class PostgreSQL(Engine):
 
     def clear_leftovers(self, deadline):
         super().clear_leftovers(deadline)
-        pidfile = os.path.join(self.datadir, "postmaster.pid")
-        if os.path.exists(pidfile) and not self.server_processes():
-            # The pid in it belongs to the node that crashed; here it may be any process.
+        pid = self.postmaster_pid()
+        if pid is None or self.server_processes():
+            return
+        # The lock may belong to a server alive on the other host (shared data): it is never
+        # removed for that.  PostgreSQL itself ignores a lock whose pid is dead here; only a
+        # pid that happens to name a live process of another program here would block it.
+        program = processes.executable_name(pid) if processes.alive(pid) else None
+        if program is not None and program not in self.executables:
+            pidfile = os.path.join(self.datadir, "postmaster.pid")
             os.unlink(pidfile)
-            log.warning("removed stale %s", pidfile)
+            log.warning("removed %s: its pid %d is %s here, not a server", pidfile, pid, program)
 
 
 def postgresql_config_dir(family=None):
@@ -302,6 +312,7 @@ def access_problems(engine, vip, hosts, config_dir=None, datadir=None):
 class MariaDB(Engine):
     name = "mysql"
     service = "mysql"
+    executables = ("mariadbd", "mysqld")
 
     def default_datadir(self):
         return "/var/lib/mysql"

@@ -14,6 +14,8 @@ DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
 _LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARNING: "WARNING", ERROR: "ERROR"}
 _SYSLOG_PRIORITY = {DEBUG: 7, INFO: 6, WARNING: 4, ERROR: 3}
 REDACTED = "********"
+# What may stand on either side of a secret value in a command line, a DSN or a log line.
+SEPARATORS = r"\s=|;,:'\"<>()\[\]{}"
 
 
 def env_flag(value):
@@ -30,6 +32,7 @@ class Log:
         self.syslog_facility = None
         self.to_stderr = True
         self.secrets = set()
+        self._pattern = None
 
     def configure(self, *, tag=None, level=None, logfile=None, debugfile=None,
                   syslog_facility=None, to_stderr=None):
@@ -48,14 +51,28 @@ class Log:
             self.to_stderr = to_stderr
 
     def add_secret(self, secret):
-        if secret:
+        if secret and secret not in self.secrets:
             self.secrets.add(secret)
+            self._pattern = None
+
+    def _secret_pattern(self):
+        """Secrets as whole values: bounded by the text's ends or a separator, so that a
+        password `xcat` is found in `user=xcat` but not in `-d xcatdb` or a path."""
+        if getattr(self, "_pattern", None) is None:
+            import re
+            # longest first: a secret that contains another is redacted whole
+            alternatives = "|".join(re.escape(s) for s in sorted(self.secrets, key=len, reverse=True))
+            self._pattern = re.compile("(?<![^%s])(?:%s)(?![^%s])" % (SEPARATORS, alternatives, SEPARATORS))
+        return self._pattern
+
+    def contains_secret(self, text):
+        return bool(self.secrets) and self._secret_pattern().search(str(text)) is not None
 
     def redact(self, text):
         text = str(text)
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        if not self.secrets:
+            return text
+        return self._secret_pattern().sub(REDACTED, text)
 
     def _emit(self, level, message):
         line = self.redact(message)

@@ -34,6 +34,8 @@ _STARTED = time.monotonic()  # about when this process started: ocf is imported 
 OCF_VERSION = "1.1"
 EXIT_REASON_PREFIX = "ocf-exit-reason:"
 MAX_VALUE_LENGTH = 4096
+# Where agents keep what must vanish with a reboot (started-here markers): Pacemaker's HA_RSCTMP.
+STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 
 
 class ExitCode(enum.IntEnum):
@@ -49,6 +51,9 @@ class ExitCode(enum.IntEnum):
     FAILED_PROMOTED = 9
     DEGRADED = 190
     DEGRADED_PROMOTED = 191
+
+
+HARD_ERRORS = (ExitCode.ERR_ARGS, ExitCode.ERR_INSTALLED, ExitCode.ERR_CONFIGURED)
 
 
 class OcfError(Exception):
@@ -445,8 +450,8 @@ class Agent:
             log.debug("%s", traceback.format_exc())
             reason = "internal error during %s: %s: %s" % (action, type(error).__name__, error)
             return self._fail(ExitCode.ERR_GENERIC, reason, action)
-        if action == "monitor" and result == ExitCode.ERR_CONFIGURED:
-            return self._error_outcome(context, result, "monitor found the configuration invalid")
+        if action == "monitor" and result in HARD_ERRORS:
+            return self._error_outcome(context, result, "monitor answered %s" % result.name)
         return result
 
     def _error_outcome(self, context, code, reason):
@@ -459,8 +464,11 @@ class Agent:
                                           ExitCode.ERR_INSTALLED, ExitCode.NOT_RUNNING):
                 log.info("probe: not running here: %s", reason)
                 return ExitCode.NOT_RUNNING
-            if code == ExitCode.ERR_CONFIGURED:
-                code = ExitCode.ERR_GENERIC  # 6 would ban the resource cluster-wide
+            if code in HARD_ERRORS:
+                # 2, 5 and 6 ban the group from this node (6: from every node); with shared
+                # storage one node's finding says nothing of the other's: a recurring monitor fails soft
+                log.info("monitor: %s answered as %s", ExitCode(code).name, ExitCode.ERR_GENERIC.name)
+                code = ExitCode.ERR_GENERIC
         return self._fail(code, reason, action)
 
     def _config_outcome(self, action, probe, reason):

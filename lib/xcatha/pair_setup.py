@@ -4,6 +4,7 @@ Scenario 1, neither host has xCAT yet — on host2 (standby) first, then host1:
     xcatha setup begin    VIP and its hostname up, shared data seeded, links made
     (install xCAT, switch the database if wanted)
     xcatha setup finish   DB type checked, services disabled at boot, host deactivated
+    (xcatha setup units   only the unit settings of finish: safe on the active MN)
 Scenario 2, host1 already runs xCAT:
     xcatha setup convert --new-ip ADDR   on host1: its address becomes the VIP, its data
                                          copied to the shared dir (progress, resumable,
@@ -13,30 +14,27 @@ Each step checks what is already done, says what it did and what comes next.
 """
 import ipaddress
 import os
-import socket
 import time
 
 from xcatha import activation, cluster_config, db, run, services, shared_data, units, vip
 
 BOOT_CLEANUP_UNIT = "xcatha-boot-cleanup.service"
+# A host between `setup begin`/`convert` and `setup finish` runs xCAT without being a finished
+# member of the pair: only then may finish deactivate it.  On disk: a reboot mid-setup keeps it.
+SETUP_MARKER = "/var/lib/xcatha/setup-in-progress"
+COPY_CHECK_TIMEOUT = 6 * 3600  # comparing by size and time: metadata only, even for /install
 
 
 class SetupError(Exception):
     """A setup step cannot go on; the message says why and what to do."""
 
 
-def _local_addresses():
-    return {info.get("local") for link in vip.read_links() for info in link.get("addr_info", [])}
-
-
-def whoami(config):
-    node = cluster_config.local_node(config, _local_addresses(), vip.static_hostname() or socket.gethostname())
-    return node, cluster_config.peer_of(config, node)
+whoami = activation.whoami
 
 
 def check_shared_dir(config):
     shared_dir = config.get("shared", "dir")
-    require_mount = config.get("shared", "require_mount", "true").lower() in ("1", "true", "yes", "on")
+    require_mount = cluster_config.require_mount(config)
     try:
         shared_data.check_shared_dir(shared_dir, require_mount)
     except shared_data.OcfError as error:
@@ -45,6 +43,9 @@ def check_shared_dir(config):
 
 
 # ---------------------------------------------------------------- copying into the shared data
+RSYNC = ["rsync", "-aHAX", "--numeric-ids"]  # hard links, ACLs, xattrs: xCAT's data keeps them
+
+
 def copy_into_shared(source, target, out, bwlimit=None, set_aside=None):
     """rsync source/ to target/ with a progress line (bytes, rate, ETA); re-running resumes.
 
@@ -53,23 +54,34 @@ def copy_into_shared(source, target, out, bwlimit=None, set_aside=None):
     moved there rather than deleted.
     """
     os.makedirs(target, exist_ok=True)
-    argv = ["rsync", "-aH", "--numeric-ids", "--partial", "--info=progress2", "--no-inc-recursive",
-            source + "/", target + "/"]
+    argv = RSYNC + ["--partial", "--info=progress2", "--no-inc-recursive", source + "/", target + "/"]
     if bwlimit:
         argv.insert(1, "--bwlimit=%s" % bwlimit)
     if set_aside:
         argv[1:1] = ["--delete", "--backup", "--backup-dir=%s" % set_aside]
     out("  copying %s -> %s" % (source, target))
-    rc = run.stream(argv, lambda text: out(text, progress=True))
+    try:
+        rc = run.stream(argv, lambda text: out(text, progress=True))
+    except FileNotFoundError:
+        raise SetupError("rsync is not installed; install it and run the same command again") from None
     out("", progress=False)
     if rc != 0:
         raise SetupError("copying %s failed (rsync rc %d); run the same command again to resume" % (source, rc))
 
 
-def differences(source, target):
-    """What rsync would still change (checksums, not times): empty when the copy is exact."""
-    result = run.run(["rsync", "-aH", "--numeric-ids", "--checksum", "--delete", "--dry-run", "--itemize-changes",
-                      source + "/", target + "/"], timeout=3600)
+def differences(source, target, checksum=False):
+    """What rsync would still change: empty when the copy is complete.  By size and time, which
+    reads only metadata (an /install of hundreds of GB is compared in minutes); by checksum only
+    for the small database directory, where a torn copy would matter most."""
+    argv = RSYNC + ["--delete", "--dry-run", "--itemize-changes", source + "/", target + "/"]
+    if checksum:
+        argv.insert(2, "--checksum")
+    try:
+        result = run.run(argv, timeout=COPY_CHECK_TIMEOUT)
+    except run.CommandTimeout:
+        raise SetupError("comparing %s with %s did not finish within %dh; the copy is kept, nothing was moved "
+                         "aside: run the same command again to resume" % (target, source, COPY_CHECK_TIMEOUT // 3600)) \
+            from None
     if not result.ok:
         raise SetupError("cannot verify %s against %s: %s" % (target, source, result.last_error_line()))
     return [line for line in result.stdout.splitlines() if line.strip()]
@@ -80,12 +92,14 @@ def seed_shared_data(config, out, take_local=False, bwlimit=None):
 
     The first host seeds what the shared data lacks from its own directories; a later
     host keeps the shared copy.  With take_local (converting a running MN) this host's
-    data is the truth: copied (re-running resumes), then verified by checksum before
-    anything local is moved aside.
+    data is the truth: copied (re-running resumes), then verified before anything local
+    is moved aside.
     """
     shared_dir = config.get("shared", "dir")
+    engine = config.get("database", "engine")
+    db_dir = units.DB_DIRS[engine][units.local_family()]
     set_aside_root = os.path.join(shared_dir, ".xcatha-replaced", time.strftime("%Y%m%d-%H%M%S"))
-    for directory in shared_data.default_dirs(config.get("database", "engine")):
+    for directory in shared_data.default_dirs(engine):
         target = shared_data.target_of(shared_dir, directory)
         local = os.path.isdir(directory) and not shared_data.link_points_into(directory, shared_dir)
         shared_has_it = os.path.isdir(target) and bool(os.listdir(target))
@@ -93,13 +107,14 @@ def seed_shared_data(config, out, take_local=False, bwlimit=None):
             out("  %s: already in the shared data" % directory)
             continue
         if local and (take_local or os.listdir(directory)):
-            if not shared_has_it or differences(directory, target):
+            checksum = directory == db_dir
+            if not shared_has_it or differences(directory, target, checksum):
                 set_aside = set_aside_root + directory if shared_has_it else None
                 copy_into_shared(directory, target, out, bwlimit, set_aside)
                 if set_aside and os.path.isdir(set_aside):
                     out("  %s: what the shared copy held beyond this host's data is kept in %s"
                         % (directory, set_aside))
-            left = differences(directory, target)
+            left = differences(directory, target, checksum)
             if left:
                 raise SetupError("%s differs from %s after copying (%d entries: %s); nothing was moved aside"
                                  % (target, directory, len(left), "; ".join(left[:5])))
@@ -138,6 +153,81 @@ def restore_links(config, out):
 SHARED_DATA_INSTANCE = "shared-data"  # the instance name activation.run_agent gives the agent
 
 
+# ---------------------------------------------------------------- guards
+def in_setup():
+    return os.path.exists(SETUP_MARKER)
+
+
+def _mark_setup(node):
+    os.makedirs(os.path.dirname(SETUP_MARKER), exist_ok=True)
+    with open(SETUP_MARKER, "w", encoding="utf-8") as stream:
+        stream.write(node.name + "\n")
+
+
+def refuse_on_active_mn(config, what):
+    """`what` would take the MN down or pull its data away: refuse on a host that is the MN
+    outside of its own setup, and wherever Pacemaker manages the group."""
+    if activation.pacemaker_manages_group():
+        raise SetupError("Pacemaker manages the group %s here: %s would act behind its back; nothing was changed"
+                         " (to move the MN: pcs resource move %s <node>)" % (cluster_config.GROUP, what,
+                                                                             cluster_config.GROUP))
+    if in_setup():
+        return
+    signs = activation.active_here(config)
+    if signs:
+        raise SetupError("this host is the active MN (%s): %s would take it down; nothing was changed. To make "
+                         "it a standby: xcatha deactivate; to install only the unit settings: xcatha setup units"
+                         % (", ".join(signs), what))
+
+
+def shared_data_in_use(config, links):
+    """Why the shared data must not be overwritten from this host's directories (empty: it may be)."""
+    shared_dir = config.get("shared", "dir")
+    reasons = []
+    holder = shared_data.lease_holder(shared_dir)
+    if holder:
+        reasons.append("%s holds the shared data's lease (%s)" % (holder, os.path.join(shared_dir,
+                                                                                      shared_data.LEASE_NAME)))
+    linked = [d for d in shared_data.default_dirs(config.get("database", "engine"))
+              if shared_data.link_points_into(d, shared_dir)]
+    if linked:
+        reasons.append("%s already link(s) into %s" % (" ".join(linked), shared_dir))
+    engine = config.get("database", "engine")
+    if engine in db.LOCK_FILES:
+        server = db.engine_for(engine, config.get("database", "unit"), config.get("database", "datadir"))
+        lock = os.path.join(shared_data.target_of(shared_dir, server.datadir), db.LOCK_FILES[engine])
+        if os.path.exists(lock):
+            reasons.append("the shared database has a server lock (%s): a server may be running on it" % lock)
+    if activation.pacemaker_manages_group():
+        reasons.append("Pacemaker manages the group %s" % cluster_config.GROUP)
+    address = ipaddress.ip_address(config.get("vip", "ip"))
+    if not vip.find(address, links) and address.version == 4:
+        nic = config.get("vip", "nic") or vip.derive_nic(address, links)[0]
+        conflict = vip.arp_probe(nic, address, **vip.RFC5227_PROBE) if nic else None
+        if conflict:
+            reasons.append("another host (MAC %s) answers for the VIP %s" % (conflict, address))
+    return reasons
+
+
+def stop_for_copy(config, out):
+    """Stop the xCAT services for a consistent copy; refuse to copy a database that did not stop."""
+    for _service, unit, _boot in reversed(activation.service_units(config)):
+        if units.state(unit).active:
+            result = units.run.run([units.SYSTEMCTL, "stop", unit], timeout=300)
+            if not result.ok or units.state(unit).active:
+                raise SetupError("%s did not stop (%s): its data cannot be copied consistently; nothing was "
+                                 "copied" % (unit, result.last_error_line()))
+            out("  %s stopped (a consistent copy)" % unit)
+    engine = config.get("database", "engine")
+    if engine != "sqlite":
+        server = db.engine_for(engine, config.get("database", "unit"), config.get("database", "datadir"))
+        left = server.server_processes()
+        if left:
+            raise SetupError("database server process(es) %s still run in %s: the database cannot be copied "
+                             "consistently; stop them, then run the same command again (nothing was copied)"
+                             % (" ".join(map(str, left)), server.datadir))
+
+
 # ---------------------------------------------------------------- the steps
 def begin(config, out, dry_run=False):
     node, peer = whoami(config)
@@ -148,7 +238,12 @@ def begin(config, out, dry_run=False):
             "none, and link them." % (node.name, params["vip"]["ip"], params["vip"]["hostname"], shared_dir,
                                       " ".join(shared_data.default_dirs(config.get("database", "engine")))))
         return
+    if activation.pacemaker_manages_group():
+        raise SetupError("Pacemaker manages the group %s: the pair is set up already; nothing was changed"
+                         % cluster_config.GROUP)
     out("On %s:" % node.name)
+    activation.prove_peer_down(config, out)
+    _mark_setup(node)
     _start(config, "vip", out)
     seed_shared_data(config, out)
     _start(config, "shared-data", out)
@@ -177,14 +272,54 @@ def _start(config, name, out):
     out("  %s up" % name)
 
 
+def install_units(config, out):
+    """The unit settings of a pair member: services disabled at boot, never restarted by
+    systemd itself, the boot cleanup enabled.  Changes no running service."""
+    changed = False
+    for _service, unit, boot in activation.service_units(config):
+        disabled = units.disable_at_boot(boot)
+        out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
+        changed = units.write_drop_in(unit, persistent=True) or changed
+    if changed:
+        units.daemon_reload()
+    out("  the services are restarted by the cluster only, never by systemd itself (drop-in %s)"
+        % units.DROP_IN_NAME)
+    result = units.run.run([units.SYSTEMCTL, "enable", BOOT_CLEANUP_UNIT], timeout=60)
+    if not result.ok:
+        raise SetupError("systemctl enable %s failed: %s" % (BOOT_CLEANUP_UNIT, result.last_error_line()))
+    out("  %s enabled (removes links a crash leaves behind, before the cluster starts)" % BOOT_CLEANUP_UNIT)
+
+
+def units_step(config, out, dry_run=False):
+    node, _peer = whoami(config)
+    if dry_run:
+        out("Would, on %s: disable the xCAT services at boot, install the drop-in %s and enable %s; no running "
+            "service is touched." % (node.name, units.DROP_IN_NAME, BOOT_CLEANUP_UNIT))
+        return
+    install_units(config, out)
+    _record_versions(config, node, out)
+
+
+def _record_versions(config, node, out):
+    """With a cluster running here: this host's versions, for the peer's `xcatha check`."""
+    from xcatha import preflight
+    try:
+        running = run.run(["cibadmin", "--query", "--scope", "nodes"], timeout=10, quiet=True).ok
+    except (FileNotFoundError, run.CommandTimeout):
+        running = False
+    if running and preflight.record_versions(config, node):
+        out("  this host's xCAT and database versions recorded in the cluster (for xcatha check)")
+
+
 def finish(config, out, dry_run=False):
     node, peer = whoami(config)
     engine = config.get("database", "engine")
-    cfgloc_path = os.path.join(config.get("shared", "dir"), "etc/xcat/cfgloc")
+    cfgloc_path = cluster_config.cfgloc_path(config)
     if dry_run:
         out("Would, on %s: check that %s says %s, disable the xCAT services at boot, enable %s, and "
             "deactivate this host." % (node.name, cfgloc_path, engine, BOOT_CLEANUP_UNIT))
         return
+    refuse_on_active_mn(config, "setup finish")
     try:
         cfgloc = db.check_engine(engine, cfgloc_path)
     except db.OcfError as error:
@@ -205,18 +340,11 @@ def finish(config, out, dry_run=False):
     if config.get("console", "type") == "conserver" and services.adapt_conserver():
         units.daemon_reload()
         out("  conserver: Debian's conserver-server runs the configuration makeconservercf writes")
-    changed = False
-    for _service, unit, boot in activation.service_units(config):
-        disabled = units.disable_at_boot(boot)
-        out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
-        changed = units.write_drop_in(unit, persistent=True) or changed
-    if changed:
-        units.daemon_reload()
-    out("  the services are restarted by the cluster only, never by systemd itself (drop-in %s)"
-        % units.DROP_IN_NAME)
-    units.run.run([units.SYSTEMCTL, "enable", BOOT_CLEANUP_UNIT], timeout=60)
-    out("  %s enabled (removes links a crash leaves behind, before the cluster starts)" % BOOT_CLEANUP_UNIT)
+    install_units(config, out)
+    _record_versions(config, node, out)
     activation.deactivate(config, out, force=True)
+    if in_setup():
+        os.unlink(SETUP_MARKER)
     out("%s is set up and deactivated (standby)." % node.name)
     out("Next: if %s is not set up yet, run there: xcatha setup begin; install xCAT; xcatha setup finish. "
         "Then make one host the MN: xcatha activate — or create the cluster (pcs cluster setup) and run "
@@ -227,15 +355,27 @@ def convert(config, new_address, out, dry_run=False, bwlimit=None):
     """Scenario 2 on the host that runs xCAT today with the VIP as its own address."""
     params = cluster_config.resource_params(config)
     address = ipaddress.ip_address(params["vip"]["ip"])
-    new = ipaddress.ip_interface(new_address)
+    try:
+        new = ipaddress.ip_interface(new_address)
+    except ValueError:
+        raise SetupError("--new-ip %s is not an address with a prefix length (e.g. 192.0.2.21/24)"
+                         % new_address) from None
+    if new.ip == address:
+        raise SetupError("--new-ip %s is the VIP itself; give this host an address of its own" % new.ip)
     links = vip.read_links()
     holding = vip.find(address, links)
     have_new = vip.find(new.ip, links)
-    if not holding and not have_new:
-        raise SetupError("this host holds neither the VIP %s nor %s: convert runs on the host that runs xCAT "
-                         "today with the VIP as its address" % (address, new.ip))
+    if not holding:
+        raise SetupError("this host does not hold the VIP %s: convert runs once, on the host that runs xCAT "
+                         "today with the VIP as its address%s; nothing was changed"
+                         % (address, " (it was converted already: make it the MN with xcatha activate)"
+                            if have_new else ""))
     shared_dir = check_shared_dir(config)
     dirs = shared_data.default_dirs(config.get("database", "engine"))
+    in_use = shared_data_in_use(config, links)
+    if in_use:
+        raise SetupError("the shared data %s is in use (%s): converting would overwrite it with this host's "
+                         "older data; nothing was changed" % (shared_dir, "; ".join(in_use)))
     if dry_run:
         out("Would: add %s as this host's own address (the VIP %s stays with the MN), stop the xCAT services, "
             "copy %s into %s (resumable, verified), link them (originals moved aside), and deactivate."
@@ -246,10 +386,25 @@ def convert(config, new_address, out, dry_run=False, bwlimit=None):
         vip.add(nic, new.ip, new.network.prefixlen)
         out("  %s added on %s. Make it permanent in the network configuration (nmcli/ifcfg/netplan), keeping "
             "%s out of it: from now on the VIP belongs to the MN, not to this host." % (new, nic, address))
-    for _service, unit, _boot in reversed(activation.service_units(config)):
-        if units.state(unit).active:
-            units.run.run([units.SYSTEMCTL, "stop", unit], timeout=300)
-            out("  %s stopped (a consistent copy)" % unit)
+    _mark_setup(whoami(config)[0])
+    stop_for_copy(config, out)
     seed_shared_data(config, out, take_local=True, bwlimit=bwlimit)
     _start(config, "shared-data", out)
     finish(config, out)
+
+
+def boot_cleanup(config, out):
+    """Remove links into the shared data that a crash left behind; refused on the active MN."""
+    shared_dir = config.get("shared", "dir")
+    dirs = shared_data.default_dirs(config.get("database", "engine"))
+    if os.path.exists(shared_data.marker_path("shared-data")):
+        raise SetupError("this host is the active MN (shared-data was started here since boot): its links are "
+                         "in use; nothing was changed (xcatha deactivate makes it a standby)")
+    running = [unit for _s, unit, _b in activation.service_units(config) if units.state(unit).active]
+    if running:
+        raise SetupError("%s run(s) here: this host may be the MN; nothing was changed (xcatha deactivate "
+                         "makes it a standby)" % " ".join(running))
+    stale = [d for d in dirs if shared_data.link_points_into(d, shared_dir)]
+    shared_data.stop(shared_dir, dirs, shared_data.DEFAULT_SUFFIX, "shared-data")
+    out("removed %d stale link(s) into %s: %s" % (len(stale), shared_dir, " ".join(stale)) if stale
+        else "no stale links into %s" % shared_dir)

@@ -1,15 +1,15 @@
 """xcatha check: a preflight of the pair, each finding with the fix.
 
 What can only be seen on the other host (its xCAT and database versions) is compared
-through the cluster: each host records its versions as permanent node attributes in
-the CIB when it runs the check.
+through the cluster: `xcatha setup units` records each host's versions as permanent node
+attributes in the CIB.  The check itself writes nothing.
 """
 import glob
 import ipaddress
 import os
 import socket
 
-from xcatha import activation, cluster_config, db, run, shared_data, units, vip, xcat
+from xcatha import activation, cluster_config, db, run, shared_data, units, xcat
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -28,19 +28,17 @@ class Finding:
 def check(config):
     findings = []
     add = findings.append
-    me = cluster_config.local_node(config, _addresses(), vip.static_hostname() or socket.gethostname())
-    peer = cluster_config.peer_of(config, me)
+    me, peer = activation.whoami(config)
     address = ipaddress.ip_address(config.get("vip", "ip"))
     shared_dir = config.get("shared", "dir")
 
     # shared data: present, mounted, safe, writable
-    require_mount = config.get("shared", "require_mount", "true").lower() in ("1", "true", "yes", "on")
+    require_mount = cluster_config.require_mount(config)
     try:
         shared_data.check_shared_dir(shared_dir, require_mount)
-        probe = os.path.join(shared_dir, ".xcatha-check-%s" % me.name)
-        with open(probe, "w", encoding="ascii") as stream:
-            stream.write("ok\n")
-        os.unlink(probe)
+        # a check writes nothing: whether root may write here is asked, not tried
+        if not os.access(shared_dir, os.W_OK):
+            raise OSError("not writable here")
         add(Finding(OK, "%s is mounted and writable here, owned by root, not group/world-writable" % shared_dir))
     except (shared_data.OcfError, OSError) as error:
         add(Finding(FAIL, "shared data %s: %s" % (shared_dir, getattr(error, "reason", error)),
@@ -52,7 +50,7 @@ def check(config):
                     "give the host an address of its own (xcatha setup convert --new-ip)"))
 
     # cfgloc host= and site.master are the VIP
-    cfgloc_path = shared_data.target_of(shared_dir, "/etc/xcat") + "/cfgloc"
+    cfgloc_path = cluster_config.cfgloc_path(config)
     try:
         cfgloc = db.check_engine(config.get("database", "engine"), cfgloc_path)
         if cfgloc is None:
@@ -79,7 +77,7 @@ def check(config):
                if not os.path.exists(units.drop_in_paths(unit)[0])]
     if missing:
         add(Finding(WARN, "no permanent drop-in for %s: each start at failover pays a daemon-reload"
-                    % " ".join(missing), "xcatha setup finish (it is idempotent)"))
+                    % " ".join(missing), "xcatha setup units (changes no running service)"))
     else:
         add(Finding(OK, "the xCAT services' units are never restarted by systemd itself"))
     if units.enabled_units(["xcatha-boot-cleanup.service"]):
@@ -103,10 +101,6 @@ def check(config):
 
     findings.extend(_cluster_checks(me, peer, config))
     return findings
-
-
-def _addresses():
-    return {info.get("local") for link in vip.read_links() for info in link.get("addr_info", [])}
 
 
 def _site_master(address):
@@ -171,6 +165,16 @@ def _fence_devices(cib_xml):
     return devices
 
 
+def record_versions(config, node):
+    """This host's versions as permanent node attributes, for the peer's check to compare."""
+    for key, value in _versions(config.get("database", "engine")).items():
+        result = run.run(["crm_attribute", "--node", node.name, "--name", "xcatha-version-" + key, "--update",
+                          value, "--lifetime", "forever"], timeout=30, quiet=True)
+        if not result.ok:
+            return False
+    return True
+
+
 def _resource_active(resource):
     result = run.run(["crm_resource", "--locate", "--resource", resource], timeout=30, quiet=True)
     return result.ok and "is running on" in result.stdout
@@ -186,18 +190,15 @@ def _cluster_checks(me, peer, config):
         findings.append(Finding(WARN, "no cluster runs here: fencing, two_node and the peer's versions not checked",
                                 "pcs host auth, pcs cluster setup --start, xcatha cluster-config apply"))
         return findings
-    # record our versions, compare with the peer's
+    # compare our versions with those the peer recorded (xcatha setup units records them)
     versions = _versions(config.get("database", "engine"))
-    for key, value in versions.items():
-        run.run(["crm_attribute", "--node", me.name, "--name", "xcatha-version-" + key, "--update", value,
-                 "--lifetime", "forever"], timeout=30, quiet=True)
     for key, value in versions.items():
         result = run.run(["crm_attribute", "--node", peer.name, "--name", "xcatha-version-" + key, "--query",
                           "--quiet", "--lifetime", "forever"], timeout=30, quiet=True)
         theirs = result.stdout.strip() if result.ok else ""
         if not theirs:
             findings.append(Finding(WARN, "%s version of %s unknown" % (key, peer.name),
-                                    "run xcatha check on %s too" % peer.name))
+                                    "run xcatha setup units on %s (it records them)" % peer.name))
         elif theirs != value:
             findings.append(Finding(FAIL, "%s differs: %s has %s, %s has %s" % (key, me.name, value, peer.name, theirs),
                                     "install the same %s version on both hosts" % key))

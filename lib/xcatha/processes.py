@@ -23,6 +23,20 @@ def alive(pid):
         return False
 
 
+def executable_name(pid):
+    """The basename of the process's executable, or None (gone, or a kernel thread)."""
+    try:
+        return os.path.basename(os.readlink("/proc/%d/exe" % pid)).replace(" (deleted)", "")
+    except OSError:
+        return None
+
+
+def servers_in(directory, executables):
+    """Pids of server processes (by executable name) working in directory: a database server
+    chdirs into its data; an admin's shell or a pg_dump there is none of ours to kill."""
+    return [pid for pid in in_directory(directory) if executable_name(pid) in executables]
+
+
 def in_directory(directory):
     """Pids of live processes whose working directory is this directory (servers chdir into their data)."""
     try:

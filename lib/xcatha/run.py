@@ -6,6 +6,10 @@ with ``LC_ALL=C`` and a fixed PATH, so an agent behaves the same under
 Pacemaker's minimal environment and in an admin's shell; a timeout bounded by
 the action's deadline; one log line per command, with secrets redacted.
 A registered secret found in an argv is refused: ``ps`` shows every argv.
+
+The processes themselves are started by :data:`runner`, one object that the
+fast tests replace with one expecting an exact sequence of commands (pcs's
+CommandRunner model); the module functions stay the call sites.
 """
 import os
 import time
@@ -17,6 +21,7 @@ from xcatha.log import log
 
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_TIMEOUT = 30.0
+KILL_GRACE = 1.0  # how long a killed command may take to go before it is abandoned
 
 
 class CommandTimeout(Exception):
@@ -57,9 +62,8 @@ def _checked_argv(argv):
         raise TypeError("run() takes a non-empty argv list, never a command string")
     argv = [os.fspath(arg) for arg in argv]
     for arg in argv:
-        for secret in log.secrets:
-            if secret in arg:
-                raise ValueError("refusing to put a secret in the argv of %s" % argv[0])
+        if log.contains_secret(arg):
+            raise ValueError("refusing to put a secret in the argv of %s" % argv[0])
     return argv
 
 
@@ -70,6 +74,49 @@ def _budget(timeout, deadline):
     return max(budget, 0.05)
 
 
+class Runner:
+    """Starts the processes; tests swap the module's :data:`runner` for a scripted one."""
+
+    def run(self, argv, *, timeout, env, input=None, cwd=None):
+        """(rc, stdout, stderr); raises subprocess.TimeoutExpired, FileNotFoundError.
+
+        A command that outlives its budget is killed, then given KILL_GRACE seconds to go.  A
+        child stuck in D state (I/O on a dead NFS mount) cannot die before its I/O returns:
+        it is abandoned, never waited for (subprocess.run would wait for it forever)."""
+        import subprocess
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
+                                   env=env, cwd=cwd, close_fds=True)
+        try:
+            stdout, stderr = process.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            try:
+                process.communicate(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                log.warning("run: %s (pid %d) does not die (D state?); abandoned", argv[0], process.pid)
+                for stream in (process.stdin, process.stdout, process.stderr):
+                    _close_quietly(stream)
+            raise
+        return process.returncode, stdout, stderr
+
+    def spawn(self, argv, *, env):
+        import subprocess
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env, close_fds=True).pid
+
+    def stream(self, argv, on_output, *, timeout, env):
+        return _stream(argv, on_output, timeout=timeout, env=env)
+
+
+def _close_quietly(stream):
+    try:
+        if stream is not None:
+            stream.close()
+    except OSError:
+        pass
+
+
 def run(argv, *, timeout=None, deadline=None, env=None, input=None, cwd=None, quiet=False):
     """Run argv to completion and return a :class:`Result`.
 
@@ -77,24 +124,20 @@ def run(argv, *, timeout=None, deadline=None, env=None, input=None, cwd=None, qu
     never in argv).  Raises CommandTimeout when the budget runs out and
     FileNotFoundError when the program is missing.
     """
-    import subprocess
     argv = _checked_argv(argv)
     budget = _budget(timeout, deadline)
     started = time.monotonic()
     try:
-        completed = subprocess.run(
-            argv, check=False, input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True, text=True, errors="replace", env=_environment(env),
-            cwd=cwd, timeout=budget, close_fds=True)
-    except subprocess.TimeoutExpired:
-        log.warning("run: %s killed after %.1fs", log.redact(" ".join(argv)), budget)
-        raise CommandTimeout("%s did not finish within %.1fs" % (argv[0], budget)) from None
+        rc, stdout, stderr = runner.run(argv, timeout=budget, env=_environment(env), input=input, cwd=cwd)
     except FileNotFoundError:
         log.debug("run: %s: not found", argv[0])
         raise
-    result = Result(argv, completed.returncode, completed.stdout, completed.stderr,
-                    time.monotonic() - started)
+    except Exception as error:  # subprocess.TimeoutExpired, without importing subprocess here
+        if type(error).__name__ != "TimeoutExpired":
+            raise
+        log.warning("run: %s killed after %.1fs", log.redact(" ".join(argv)), budget)
+        raise CommandTimeout("%s did not finish within %.1fs" % (argv[0], budget)) from None
+    result = Result(argv, rc, stdout, stderr, time.monotonic() - started)
     if result.ok or quiet:
         log.debug("run: %s -> rc=0 in %.3fs", log.redact(" ".join(argv)), result.seconds)
     else:
@@ -109,12 +152,10 @@ def spawn(argv, *, env=None):
     The child stays in the agent's process group: if Pacemaker kills the action
     at its timeout, the helper dies with it.
     """
-    import subprocess
     argv = _checked_argv(argv)
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=_environment(env), close_fds=True)
-    log.debug("spawn: %s (pid %d)", log.redact(" ".join(argv)), process.pid)
-    return process.pid
+    pid = runner.spawn(argv, env=_environment(env))
+    log.debug("spawn: %s (pid %d)", log.redact(" ".join(argv)), pid)
+    return pid
 
 
 def stream(argv, on_output, *, timeout=None, env=None):
@@ -122,12 +163,19 @@ def stream(argv, on_output, *, timeout=None, env=None):
 
     stdout and stderr are merged.  Returns the exit status; raises CommandTimeout.
     """
-    import select
-    import subprocess
     argv = _checked_argv(argv)
     started = time.monotonic()
+    rc = runner.stream(argv, lambda text: on_output(log.redact(text)), timeout=timeout, env=_environment(env))
+    log.info("run: %s -> rc=%d in %.1fs", log.redact(" ".join(argv)), rc, time.monotonic() - started)
+    return rc
+
+
+def _stream(argv, on_output, *, timeout, env):
+    import select
+    import subprocess
+    started = time.monotonic()
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, env=_environment(env), close_fds=True)
+                               stderr=subprocess.STDOUT, env=env, close_fds=True)
     try:
         while True:
             if timeout is not None and time.monotonic() - started > timeout:
@@ -137,7 +185,7 @@ def stream(argv, on_output, *, timeout=None, env=None):
             chunk = process.stdout.read1(4096)
             if not chunk:
                 break
-            on_output(log.redact(chunk.decode("utf-8", "replace")))
+            on_output(chunk.decode("utf-8", "replace"))
         rc = process.wait()
     finally:
         process.stdout.close()
@@ -148,5 +196,7 @@ def stream(argv, on_output, *, timeout=None, env=None):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    log.info("run: %s -> rc=%d in %.1fs", log.redact(" ".join(argv)), rc, time.monotonic() - started)
     return rc
+
+
+runner = Runner()

@@ -107,14 +107,26 @@ class Named(Daemon):
         return None
 
 
-class Dhcpd(Daemon):
-    """The DHCP server: `makedhcp -n`, the server bound to UDP 67, then `makedhcp -a`."""
 
-    def __init__(self, use_makedhcp=True, unit=None, config=None):
-        super().__init__("dhcpd", unit)
-        self.use_makedhcp = use_makedhcp
+class Dhcpd(Daemon):
+    """The DHCP server: `makedhcp -n`, the server bound to UDP 67, then `makedhcp -a`.
+
+    backend is site.dhcpbackend's choice: ISC dhcpd, or Kea (xCAT 2.19, the default on
+    EL10 and Ubuntu >= 22.04).  With Kea, makedhcp enables at boot every Kea unit it
+    (re)starts; start disables them again, and stop stops them all."""
+
+    def __init__(self, use_makedhcp=True, unit=None, config=None, backend="isc"):
+        super().__init__("kea-dhcp4" if backend == "kea" else "dhcpd", unit)
+        self.use_makedhcp, self.backend = use_makedhcp, backend
         # where makedhcp writes it on this distro (SLES: /etc/dhcpd.conf) unless given
-        self.config = config or units.dhcp_config(self.unit, units.local_distro())
+        self.config = config or units.dhcp_config(backend, units.local_distro())
+
+    def companions(self):
+        """The Kea companion daemons installed here (none for ISC dhcpd)."""
+        if self.backend != "kea":
+            return []
+        found = (Daemon(service) for service in units.KEA_COMPANIONS)
+        return [daemon for daemon in found if units.unit_exists(daemon.unit)]
 
     def bound(self, state=None):
         pids = (state or self.state()).processes()
@@ -125,20 +137,32 @@ class Dhcpd(Daemon):
         return None
 
     def start(self, deadline):
+        companions = self.companions()
+        for companion in companions:
+            units.take_over(companion.unit, companion.service, deadline)
         before = [lambda: xcat.run_command("makedhcp", ["-n"], deadline)] if self.use_makedhcp else []
         after = [lambda: xcat.run_command("makedhcp", ["-a"], deadline)] if self.use_makedhcp else []
+        if self.backend == "kea":
+            after.append(lambda: units.disable_at_boot([self.unit] + [c.unit for c in companions], deadline))
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
+
+    def stop(self, deadline, rollback=False):
+        super().stop(deadline, rollback=rollback)
+        for companion in self.companions():
+            companion.stop(deadline, rollback=rollback)
 
     def serving(self, state, depth, deadline):
         problem = self.bound(state)
         if problem or depth < 10:
             return problem
-        # each server's own test mode: ISC's dhcpd -t, Kea's kea-dhcp4 -t
-        argv = (["kea-dhcp4", "-t", self.config] if units.dhcp_server(self.unit) == "kea"
-                else ["dhcpd", "-t", "-q", "-cf", self.config])
-        result = run.run(argv, deadline=deadline, timeout=10)
+        if self.backend == "kea":
+            result = run.run(["kea-dhcp4", "-t", self.config], deadline=deadline, timeout=10)
+            if not result.ok:
+                return "kea-dhcp4 -t rejects %s: %s" % (self.config, result.last_error_line())
+            return None
+        result = run.run(["dhcpd", "-t", "-q", "-cf", self.config], deadline=deadline, timeout=10)
         if not result.ok:
-            return "%s -t rejects %s: %s" % (argv[0], self.config, result.last_error_line())
+            return "dhcpd -t rejects %s: %s" % (self.config, result.last_error_line())
         return None
 
 

@@ -11,11 +11,10 @@ import socket
 
 from xcatha import run, units
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 XCAT_DIRS = ["/install", "/etc/xcat", "/root/.xcat", "/tftpboot"]
 DEFAULT_SUFFIX = ".xcatha-local"
-STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 
 # Moving one of these aside would break the host, whatever a parameter says.
 ESSENTIAL_DIRS = {
@@ -116,6 +115,58 @@ def check_shared_dir(shared_dir, require_mount):
                        "or others (mode %o, uid %d)" % (shared_dir, info.st_mode & 0o7777, info.st_uid))
 
 
+# The lease on the shared storage: which host linked the shared data last.  Start writes it,
+# stop removes it (only its own); after a crash it keeps naming the host that may still be
+# alive and writing, which `xcatha activate` on the other host must prove is down.
+LEASE_NAME = ".xcatha-active"
+
+
+def own_name():
+    """This host's own name, not the VIP's hostname that the vip agent sets while it is the MN."""
+    from xcatha import vip
+    return vip.static_hostname() or socket.gethostname()
+
+
+def lease_holder(shared_dir):
+    """The host named by the lease, or None when no host holds it."""
+    try:
+        with open(os.path.join(shared_dir, LEASE_NAME), encoding="utf-8") as stream:
+            return stream.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def take_lease(shared_dir):
+    path = os.path.join(shared_dir, LEASE_NAME)
+    with open(path + ".tmp", "w", encoding="utf-8") as stream:
+        stream.write(own_name() + "\n")
+    os.replace(path + ".tmp", path)
+
+
+RELEASE_CODE = (  # in a child, like the storage probe: a dead NFS server must not hang a stop
+    "import os,sys\n"
+    "path=sys.argv[1]\n"
+    "try:\n"
+    "    held=open(path).read().strip()\n"
+    "except FileNotFoundError:\n"
+    "    sys.exit(0)\n"
+    "if held==sys.argv[2]:\n"
+    "    os.unlink(path)\n")
+
+
+def release_lease(shared_dir, timeout=10.0):
+    """Remove the lease when it names this host.  Storage that does not answer leaves it in
+    place: the other host then has to prove this one is down, which is the safe side."""
+    path = os.path.join(shared_dir, LEASE_NAME)
+    try:
+        result = run.run([_python(), "-I", "-c", RELEASE_CODE, path, own_name()], timeout=timeout)
+    except run.CommandTimeout:
+        log.warning("the shared storage %s does not answer; its lease is left in place", shared_dir)
+        return
+    if not result.ok:
+        log.warning("cannot release the lease %s: %s", path, result.last_error_line())
+
+
 def marker_path(instance):
     return os.path.join(STATE_DIR, "xcatha-shared-data-%s.active" % instance)
 
@@ -134,6 +185,10 @@ def status(shared_dir, dirs, instance):
     if not linked and "stale" not in states.values():
         return ExitCode.NOT_RUNNING, "no links into %s" % shared_dir
     wrong = ", ".join("%s (%s)" % (d, s) for d, s in states.items() if s != "linked")
+    if not os.path.exists(marker_path(instance)):
+        # Not started here since boot: leftovers of a crash, not a running resource.  1 would
+        # make Pacemaker see the group active on two nodes and restart it on the healthy MN.
+        return ExitCode.NOT_RUNNING, "leftover links, not started here: %s" % wrong
     return ExitCode.ERR_GENERIC, "partially linked: %s" % wrong
 
 
@@ -167,6 +222,7 @@ def start(shared_dir, dirs, suffix, require_mount, instance):
     os.makedirs(STATE_DIR, exist_ok=True)
     with open(marker_path(instance), "w", encoding="utf-8") as stream:
         stream.write(shared_dir + "\n")
+    take_lease(shared_dir)
     code, reason = status(shared_dir, dirs, instance)
     if code != ExitCode.SUCCESS:
         raise OcfError(ExitCode.ERR_GENERIC, "after linking: %s" % reason)
@@ -216,3 +272,4 @@ def stop(shared_dir, dirs, suffix, instance):
     left = [d for d in dirs if link_points_into(d, shared_dir)]
     if left:
         raise OcfError(ExitCode.ERR_GENERIC, "links still present: %s" % ", ".join(left))
+    release_lease(shared_dir)

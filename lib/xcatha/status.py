@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 from xcatha import activation, cluster_config, run, shared_data, units, vip
 
-ROWS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
+ROWS = cluster_config.MEMBERS
 
 
 def cluster_view():
@@ -17,32 +17,65 @@ def cluster_view():
         return None
     if not result.ok:
         return None
-    return ET.fromstring(result.stdout)  # noqa: S314 - our own cluster's status
+    try:
+        return ET.fromstring(result.stdout)  # noqa: S314 - our own cluster's status
+    except ET.ParseError as error:
+        raise cluster_config.ConfigError("crm_mon's XML cannot be read: %s" % error) from None
+
+
+def _resource_of(op_key):
+    """'xcatd_monitor_10000' -> 'xcatd' (an id may itself hold underscores)."""
+    parts = op_key.rsplit("_", 2)
+    return parts[0] if len(parts) == 3 else op_key
+
+
+def cluster_rows(root, columns):
+    """The members' cells per configured node, the failed actions and the notes, from crm_mon's XML.
+
+    Only <nodes>/<node> says who is online: a <resource> has <node> children too (where it
+    runs), and so does <node_history>."""
+    nodes = root.find("nodes")
+    online = {node.get("name"): node.get("online") == "true"
+              for node in (nodes.findall("node") if nodes is not None else [])}
+    notes = []
+    for column in columns:
+        if column not in online:
+            notes.append("%s (cluster.conf) is not a node Pacemaker knows (it knows: %s): use the same names "
+                         "as `crm_node -l`" % (column, " ".join(sorted(online)) or "none"))
+    table = {row: {} for row in ROWS}
+    for resource in root.iter("resource"):
+        name = resource.get("id")
+        if name not in table:
+            continue
+        where = [node.get("name") for node in resource.findall("node")]
+        for column in columns:
+            if column not in online:
+                table[name][column] = "?"
+            elif column in where and resource.get("active") == "true":
+                table[name][column] = "started"
+            else:
+                table[name][column] = "stopped" if online[column] else "offline"
+    failed = {resource.get("id") for resource in root.iter("resource") if resource.get("failed") == "true"}
+    failures = []
+    for failure in root.iter("failure"):
+        name, node = _resource_of(failure.get("op_key", "")), failure.get("node")
+        if name in failed and name in table and node in columns:
+            table[name][node] = "FAILED"  # where crm_mon says it failed, not where it runs
+        failures.append("%s on %s: %s (rc %s) %s" % (failure.get("op_key"), node, failure.get("exitstatus"),
+                                                   failure.get("exitcode"), failure.get("exitreason") or ""))
+    return table, failures, notes
 
 
 def collect(config):
-    me = cluster_config.local_node(config, _addresses(), vip.static_hostname() or "")
-    peer = cluster_config.peer_of(config, me)
+    me, peer = activation.whoami(config)
     columns = [me.name, peer.name]
     table = {row: {} for row in ROWS + ("links", "boot-enabled")}
-    failures = []
+    failures, notes = [], []
     root = cluster_view()
     source = "cluster" if root is not None else "local"
     if root is not None:
-        online = {n.get("name"): n.get("online") == "true" for n in root.iter("node") if n.get("name")}
-        for resource in root.iter("resource"):
-            name = resource.get("id")
-            if name in ROWS:
-                where = [n.get("name") for n in resource.iter("node")]
-                for column in columns:
-                    table[name][column] = ("started" if column in where and resource.get("active") == "true"
-                                           else "stopped" if online.get(column) else "offline")
-                if resource.get("failed") == "true":
-                    table[name][where[0] if where else me.name] = "FAILED"
-        for failure in root.iter("failure"):
-            failures.append("%s on %s: %s (rc %s) %s" % (failure.get("op_key"), failure.get("node"),
-                                                       failure.get("exitstatus"), failure.get("exitcode"),
-                                                       failure.get("exitreason") or ""))
+        members, failures, notes = cluster_rows(root, columns)
+        table.update(members)
     else:
         for name, params in cluster_config.resource_params(config).items():
             rc, reason = activation.run_agent(name, "monitor", params, probe=True)
@@ -56,11 +89,7 @@ def collect(config):
     table["links"][me.name] = "%d/%d" % (len(linked), len(dirs))
     enabled = [unit for _s, _u, boot in activation.service_units(config) for unit in units.enabled_units(boot)]
     table["boot-enabled"][me.name] = " ".join(enabled) or "none"
-    return source, columns, table, failures
-
-
-def _addresses():
-    return {info.get("local") for link in vip.read_links() for info in link.get("addr_info", [])}
+    return source, columns, table, failures + notes
 
 
 def _vip_holder(config):
@@ -72,7 +101,7 @@ def _vip_holder(config):
     nic = config.get("vip", "nic") or vip.derive_nic(address, links)[0]
     if nic and address.version == 4:
         try:
-            return "other" if vip.arp_probe(nic, address, wait=0.3) else "nobody"
+            return "other" if vip.arp_probe(nic, address) else "nobody"
         except OSError:
             return "unknown"
     return "unknown"
@@ -84,6 +113,6 @@ def render(source, columns, table, failures):
     for row, cells in table.items():
         lines.append("%-*s %-24s %s" % (width, row, cells.get(columns[0], "-"), cells.get(columns[1], "-")))
     if failures:
-        lines.append("failed actions:")
+        lines.append("failed actions and notes:")
         lines.extend("  " + failure for failure in failures)
     return "\n".join(lines)

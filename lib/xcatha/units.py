@@ -23,10 +23,17 @@ SERVICE_UNITS = {
     # Debian 12 and Ubuntu 22.04+ ship named.service (bind9.service is its alias; older releases' name)
     "named": {"rhel": ["named.service"], "sles": ["named.service"],
               "debian": ["named.service", "bind9.service"]},
-    # ISC's server first where the distro still has it, then Kea; EL10 dropped ISC dhcp-server
-    "dhcpd": {"rhel": ["dhcpd.service", "kea-dhcp4.service"], "rhel10": ["kea-dhcp4.service", "dhcpd.service"],
-              "sles": ["dhcpd.service", "kea-dhcp4.service"],
-              "debian": ["isc-dhcp-server.service", "kea-dhcp4-server.service"]},
+    "dhcpd": {"rhel": ["dhcpd.service"], "sles": ["dhcpd.service"],
+              "debian": ["isc-dhcp-server.service"]},
+    # Kea (site.dhcpbackend=kea): RHEL's and SUSE's packages name the units after the
+    # daemons, Debian's and Ubuntu's add -server (xCAT's Kea.pm tries both, so do we).
+    "kea-dhcp4": {"rhel": ["kea-dhcp4.service"], "sles": ["kea-dhcp4.service"],
+                  "debian": ["kea-dhcp4-server.service", "kea-dhcp4.service"]},
+    "kea-dhcp6": {"rhel": ["kea-dhcp6.service"], "sles": ["kea-dhcp6.service"],
+                  "debian": ["kea-dhcp6-server.service", "kea-dhcp6.service"]},
+    "kea-dhcp-ddns": {"rhel": ["kea-dhcp-ddns.service"], "sles": ["kea-dhcp-ddns.service"],
+                      "debian": ["kea-dhcp-ddns-server.service", "kea-dhcp-ddns.service"]},
+    "kea-ctrl-agent": {"*": ["kea-ctrl-agent.service"]},
     "conserver": {"rhel": ["conserver.service"], "sles": ["conserver.service"],
                   "debian": ["conserver-server.service", "conserver.service"]},
     "goconserver": {"*": ["goconserver.service"]},
@@ -43,6 +50,12 @@ SERVICE_UNITS = {
 # stream), used when none is found installed.
 PG_DEFAULT_VERSIONS = {"rhel8": "10", "rhel9": "13", "rhel10": "16", "sles15": "15",
                        "debian12": "15", "ubuntu22": "14", "ubuntu24": "16"}
+
+# What makedhcp runs beside kea-dhcp4 when the site needs it: the DHCPv6 server (IPv6
+# networks), the DDNS server (site.dnshandler=ddns, xCAT's default) and the control agent
+# (site.keacontrolagent).  Debian's are WantedBy=kea-dhcp4-server.service: once enabled
+# they start with every start of kea-dhcp4, and stopping kea-dhcp4 leaves them running.
+KEA_COMPANIONS = ("kea-dhcp6", "kea-dhcp-ddns", "kea-ctrl-agent")
 
 DB_DIRS = {  # engine -> family -> the directory that holds the database
     "postgresql": {"rhel": "/var/lib/pgsql", "sles": "/var/lib/pgsql", "debian": "/var/lib/postgresql"},
@@ -63,7 +76,7 @@ PG_DATA_DIRS = {  # family (or the unit's flavour) -> the server's data director
     "sles": "/var/lib/pgsql/data", "debian": "/var/lib/postgresql/{pg_version}/main",
 }
 
-# The configuration file xCAT's makedhcp writes, per server and family (SLES's
+# The configuration file xCAT's makedhcp writes, per backend and family (SLES's
 # dhcp-server reads /etc/dhcpd.conf); the first that exists wins.
 DHCP_CONFIGS = {
     "isc": {"rhel": ["/etc/dhcp/dhcpd.conf"], "sles": ["/etc/dhcpd.conf", "/etc/dhcp/dhcpd.conf"],
@@ -167,14 +180,9 @@ def pg_data_dir(unit, key, pg_version=None):
     return PG_DATA_DIRS[flavour].format(pg_version=version)
 
 
-def dhcp_server(unit):
-    """isc or kea, from the DHCP server's unit name."""
-    return "kea" if unit.startswith("kea-") else "isc"
-
-
-def dhcp_config(unit, key):
-    """The configuration file makedhcp writes for the server unit runs: the first that exists."""
-    candidates = _lookup(DHCP_CONFIGS[dhcp_server(unit)], key)
+def dhcp_config(backend, key):
+    """The configuration file makedhcp writes for backend (isc or kea) on a distro: the first that exists."""
+    candidates = _lookup(DHCP_CONFIGS[backend], key)
     return next((path for path in candidates if os.path.exists(path)), candidates[0])
 
 
@@ -235,10 +243,23 @@ def boot_units(service, unit, family=None):
     return units
 
 
+def control_group(unit):
+    """Where systemd puts a system unit's processes: an instance of a template unit goes into
+    its template's slice (postgresql@15-main.service -> system-postgresql.slice)."""
+    if "@" in unit:
+        template = unit.split("@", 1)[0]
+        # systemd escapes '-' in a slice name's component as \x2d
+        return "/system.slice/system-%s.slice/%s" % (template.replace("-", "\\x2d"), unit)
+    return "/system.slice/" + unit
+
+
 # ---------------------------------------------------------------- driving units
 def show(unit, *properties, deadline=None):
     result = run.run([SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)],
                      timeout=10, deadline=deadline)
+    if not result.ok:
+        # Not knowing is no answer: "stopped" here would let a second copy start elsewhere.
+        raise OcfError(ExitCode.ERR_GENERIC, "systemctl show %s failed: %s" % (unit, result.last_error_line()))
     values = {}
     for line in result.stdout.splitlines():
         key, _, value = line.partition("=")
@@ -400,9 +421,14 @@ def start(unit, deadline):
 
 
 def stop(unit, deadline, fraction=0.6):
-    """Stop the unit, leaving part of the deadline for the caller to escalate."""
+    """Stop the unit, leaving part of the deadline for the caller to escalate.
+
+    The unit is ordered Before=pacemaker.service (the drop-in), so that a shutdown stops the
+    cluster first; while Pacemaker itself stops (`pcs cluster stop`, a reboot of the active
+    node) a plain stop job would wait for Pacemaker's own stop to finish, which waits for
+    this agent: the stop is done now, whatever the order of the units' stop jobs."""
     try:
-        result = run.run([SYSTEMCTL, "stop", unit], deadline=deadline,
+        result = run.run([SYSTEMCTL, "stop", "--job-mode=ignore-dependencies", unit], deadline=deadline,
                          timeout=max(deadline.share(fraction), 1.0))
     except run.CommandTimeout:
         log.warning("systemctl stop %s did not finish in time; escalating", unit)

@@ -11,11 +11,10 @@ import time
 
 from xcatha import run
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 ETH_P_ARP = 0x0806
 BROADCAST_MAC = b"\xff" * 6
-STATE_DIR = os.environ.get("HA_RSCTMP") or "/run/resource-agents"
 HOSTNAME_FILE = "/etc/hostname"
 
 
@@ -38,6 +37,12 @@ def read_links(nic=None, deadline=None):
             return []
         raise OcfError(ExitCode.ERR_GENERIC, "ip addr show failed: %s" % result.last_error_line())
     return json.loads(result.stdout or "[]")
+
+
+def local_addresses(links=None):
+    """Every address this host holds, as text."""
+    links = read_links() if links is None else links
+    return {info.get("local") for link in links for info in link.get("addr_info", [])}
 
 
 def _link_up(link):
@@ -91,6 +96,12 @@ def choose_binding(address, nic, prefixlen, links):
 
 
 # ---------------------------------------------------------------- duplicate address probe
+# RFC 5227 §2.1.1 for a decision an admin waits for (who holds the VIP): PROBE_NUM 3 probes,
+# PROBE_MIN..PROBE_MAX (1-2 s) apart, and conflicts heard until well after the last one.  A
+# host that is busy (a hung MN) may take longer than a fraction of a second to answer.
+RFC5227_PROBE = {"wait": 5.0, "probes": 3}
+
+
 def arp_probe(nic, address, wait=0.3, probes=2):
     """RFC 5227 ARP probe (what ``arping -D`` sends): is another host using the address?
 

@@ -75,6 +75,34 @@ def test_links_left_from_before_a_reboot_are_not_running(pg):
     assert pg.sh("test -L /install").returncode != 0
 
 
+def test_a_partial_set_of_leftover_links_is_not_running_on_a_probe(pg):
+    # a crash in the middle of a stop leaves some links and no marker: 1 here would make
+    # Pacemaker see the group active on two nodes and restart it on the healthy MN
+    assert pg.run("shared-data", "start").returncode == 0
+    pg.sh("rm -f /run/resource-agents/xcatha-shared-data-shared-data.active /tftpboot")
+    assert pg.run("shared-data", "monitor", env={"OCF_RESKEY_CRM_meta_interval": "0"}).returncode == 7
+    assert pg.run("shared-data", "stop").returncode == 0
+    assert pg.sh("test -L /install").returncode != 0
+
+
+def test_the_lease_names_the_host_that_linked_and_goes_with_a_clean_stop(pg):
+    assert pg.run("shared-data", "start").returncode == 0
+    assert pg.sh("cat /HA-data/.xcatha-active").stdout.strip() == pg.sh("cat /etc/hostname").stdout.strip()
+    assert pg.run("shared-data", "stop").returncode == 0
+    assert pg.sh("test -e /HA-data/.xcatha-active").returncode != 0
+
+
+def test_a_recurring_monitor_of_an_unsafe_shared_dir_fails_soft(pg):
+    assert pg.run("shared-data", "start").returncode == 0
+    pg.sh("chmod g+w /HA-data")
+    try:
+        result = pg.run("shared-data", "monitor", depth=10, interval_ms=120000)
+        assert result.returncode == 1 and "writable by group or others" in exit_reason(result)
+    finally:
+        pg.sh("chmod 0755 /HA-data")
+        pg.run("shared-data", "stop")
+
+
 def test_unsafe_shared_dir_is_refused(pg):
     pg.sh("chmod 0777 /HA-data")
     try:

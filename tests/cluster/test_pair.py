@@ -46,7 +46,7 @@ def test_cli_defers_to_the_cluster(healthy):
     status = node.exec(["xcatha", "status"], timeout=120)
     assert status.returncode == 0 and "(cluster view)" in status.stdout
     assert all(line.split()[1] == "started" for line in status.stdout.splitlines()[1:8]), status.stdout
-    for name in healthy.cfg.node_names:  # each host records its versions; the second one compares
+    for name in healthy.cfg.node_names:  # setup finish recorded each host's versions; check compares them
         result = healthy.node(name).exec(["xcatha", "check"], timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
     assert "is the same on both hosts" in result.stdout and "two_node is set" in result.stdout

@@ -33,8 +33,9 @@ class Lab:
 
     # --- up / down ----------------------------------------------------------
     def up(self, nodes: Sequence[str] = ("host1", "host2"), cluster: bool = False,
-           bmcs: bool = False) -> None:
-        """Fresh lab: tears down any previous one first."""
+           bmcs: bool = False, restore: Optional[Path] = None) -> None:
+        """Fresh lab: tears down any previous one first.  With restore (lab/snapshot.py),
+        the nodes boot from kept disks and the shared data is the kept one."""
         start = time.monotonic()
         log.info("up: nodes=%s cluster=%s bmcs=%s", ",".join(nodes), cluster, bmcs)
         for name in nodes:
@@ -47,6 +48,9 @@ class Lab:
         self._install()
         self._fresh_shared_data()
         mount_shared_layers(self.cfg)
+        if restore is not None:
+            from . import snapshot
+            snapshot.populate(self.cfg, restore)
         net.create_network(self.cfg)
         self._in_parallel([self.node(n).boot for n in nodes])
         if bmcs:

@@ -261,6 +261,8 @@ class Node:
         if not is_mounted(state_dir(self.cfg)):
             raise LabError("lab storage is not mounted: run Lab.up() first")
         work = self.upper.parent / "work"
+        # a disk with something on it was set up before (a lab restored from a snapshot)
+        fresh = not self.upper.exists() or not any(self.upper.iterdir())
         for d in (self.upper, work, self.root):
             d.mkdir(parents=True, exist_ok=True)
         # redirect_dir lets a directory of the lower layer be renamed, as on a real
@@ -269,7 +271,8 @@ class Node:
              "lowerdir=%s,upperdir=%s,workdir=%s,redirect_dir=on" % (lower_dir(self.cfg), self.upper, work),
              self.root])
         self.console_log.write_text("")
-        self._provision()
+        if fresh:
+            self._provision()
 
     def _provision(self) -> None:
         """First-boot setup, written straight into the node's root before it

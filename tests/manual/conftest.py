@@ -11,7 +11,8 @@ class Manual:
         self.lab, self.cfg = lab, lab.cfg
 
     def up(self):
-        self.lab.up(nodes=self.cfg.node_names)
+        # the BMCs: `xcatha activate` asks the peer's fence device whether it is off
+        self.lab.up(nodes=self.cfg.node_names, bmcs=True)
         text = pair.cluster_config_text(self.cfg)
         for name in self.cfg.node_names:
             self.lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG],

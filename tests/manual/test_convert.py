@@ -1,5 +1,8 @@
 """Setup scenario 2: host1 already runs xCAT on the address that becomes the VIP."""
+import hashlib
+
 import pytest
+from lab import pair
 
 HOST1, HOST2 = "host1", "host2"
 # The site's own data under /install (xCAT's installer on the second host rightly rewrites
@@ -52,3 +55,45 @@ def test_convert_interrupted_resumed_verified_then_pair_completed(running_mn):
     manual.xcatha(HOST2, "activate")
     assert manual.lab.node(HOST2).exec(["sh", "-c", DIGEST]).stdout == original
     assert all(manual.answers().values())
+
+
+def shared_digest(manual):
+    """Every file of the shared data with its checksum, every link with its target."""
+    found = {}
+    for path in sorted(manual.cfg.shared_data.rglob("*")):
+        relative = str(path.relative_to(manual.cfg.shared_data))
+        if path.is_symlink():
+            found[relative] = "-> " + str(path.readlink())
+        elif path.is_file():
+            found[relative] = hashlib.md5(path.read_bytes()).hexdigest()
+    return found
+
+
+def test_convert_rerun_after_a_failover_is_refused_and_the_shared_data_untouched(running_mn):
+    # after the test above host2 is the MN, writing to the shared data; host1 still has its old
+    # directories (moved back at deactivation).  Converting again would overwrite the MN's data.
+    manual = running_mn
+    before = shared_digest(manual)
+    result = manual.xcatha(HOST1, "setup", "convert", "--new-ip", "%s/24" % manual.cfg.node_ip(HOST1),
+                           check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "converted already" in result.stderr
+    assert shared_digest(manual) == before
+    assert all(manual.answers().values())
+
+
+def test_converted_pair_runs_under_pacemaker_with_fencing(running_mn):
+    """Scenario 2 carried on: the converted pair made a cluster (pcs, fence_ipmilan, `xcatha
+    cluster-config apply`); the group runs, moves, and the MN's real job is done through the VIP."""
+    manual = running_mn
+    lab = manual.lab
+    active = next(name for name in lab.cfg.node_names if pair.vip_on(lab, name))
+    manual.xcatha(active, "deactivate")
+    lab.start_bmcs()
+    lab.setup_cluster(lab.cfg.node_names)
+    manual.xcatha(HOST1, "cluster-config", "apply")
+    where = pair.wait_group_started(lab, timeout=240)
+    assert all(manual.answers().values()), manual.answers()
+    answers, result = pair.planned_move(lab, pair.other(lab, where))
+    assert result.returncode == 0, result.stderr
+    assert all(answers.values()), answers

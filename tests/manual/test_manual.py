@@ -17,11 +17,11 @@ def fresh_pair(manual):
     return manual
 
 
-def node_state(manual, node):
+def node_state(manual, node, shared=True):
     """Every file the node has written (its own disk layer, /etc/hosts included) and the shared data,
     with checksums, plus its addresses and hostname."""
     files = []
-    for root in (manual.lab.node(node).upper, manual.cfg.shared_data):
+    for root in (manual.lab.node(node).upper,) + ((manual.cfg.shared_data,) if shared else ()):
         for path in sorted(root.rglob("*")):
             relative = str(path.relative_to(root))
             if relative.startswith(("var/log/journal", "var/lib/systemd", "tmp/")) or path.is_socket():
@@ -86,12 +86,13 @@ def test_activate_twice_changes_nothing(fresh_pair):
     assert all(fresh_pair.answers().values())
 
 
-def test_activate_refused_while_the_vip_answers_elsewhere(fresh_pair):
-    # host2 is active: activating host1 must be refused by the ARP probe, changing nothing on host1
+def test_activate_refused_while_the_other_host_is_the_mn(fresh_pair):
+    # host2 is active and powered on: activating host1 must be refused, changing nothing anywhere
     before = node_state(fresh_pair, HOST1)
     result = fresh_pair.xcatha(HOST1, "activate", check=False)
     assert result.returncode == 1
-    assert "already in use by another host" in result.stderr
+    assert "host2 may still be the MN" in result.stderr and "says it is on" in result.stderr
+    assert "Traceback" not in result.stderr
     assert_unchanged(before, node_state(fresh_pair, HOST1), except_log=True)
     assert all(fresh_pair.answers().values())  # the active MN is untouched
 
@@ -108,16 +109,41 @@ def test_dry_run_changes_no_file(fresh_pair):
         assert_unchanged(before, node_state(fresh_pair, node))
 
 
-def test_failover_scenario_2_active_host_unreachable(fresh_pair):
-    # host2 is active; its link is cut (it cannot be deactivated), host1 takes over
+def postmaster(manual, node):
+    return manual.lab.node(node).exec(["systemctl", "show", "-p", "MainPID", "--value", "postgresql@15-main"]).stdout
+
+
+def test_failover_scenario_2_active_host_hung(fresh_pair):
+    # host2 is active and hangs for the network (its link cut) but is alive: PostgreSQL still runs
+    # on the shared data.  A plain activate on host1 is refused and changes nothing; --fence-peer
+    # powers host2 off through its BMC first, then host1 takes over.
+    server = postmaster(fresh_pair, HOST2)
+    assert server.strip() not in ("", "0")
     fresh_pair.lab.node(HOST2).exec(["ip", "link", "set", "eth0", "down"])
-    try:
-        wait_until(lambda: not fresh_pair.lab.client_exec(["ping", "-c1", "-W1", fresh_pair.cfg.vip]).returncode == 0)
-        fresh_pair.xcatha(HOST1, "activate")
-        assert all(fresh_pair.answers().values())
-    finally:
-        # the cut-off host must not come back holding the VIP: deactivate it before reconnecting
-        fresh_pair.xcatha(HOST2, "deactivate")
-        fresh_pair.lab.node(HOST2).exec(["ip", "link", "set", "eth0", "up"])
+    wait_until(lambda: not fresh_pair.lab.client_exec(["ping", "-c1", "-W1", fresh_pair.cfg.vip]).returncode == 0)
+    # host2's PostgreSQL keeps writing its WAL into the shared data: host1's own state is compared
+    before = node_state(fresh_pair, HOST1, shared=False)
+    refused = fresh_pair.xcatha(HOST1, "activate", check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "host2 may still be the MN" in refused.stderr and "--fence-peer" in refused.stderr
+    assert_unchanged(before, node_state(fresh_pair, HOST1, shared=False), except_log=True)
+    assert postmaster(fresh_pair, HOST2) == server  # host2's database was not touched either
+    out = fresh_pair.xcatha(HOST1, "activate", "--fence-peer").stdout
+    assert "host2 powered off through its fence device" in out
+    assert all(fresh_pair.answers().values())
+    # host2 boots as a standby: no service starts at boot, the boot cleanup removes its links
+    fresh_pair.lab.boot(HOST2)
+    wait_until(lambda: fresh_pair.lab.node(HOST2).exec(["systemctl", "is-system-running"]).stdout.strip()
+               in ("running", "degraded"), timeout=120)
     standby_is_clean(fresh_pair, HOST2)
+    assert all(fresh_pair.answers().values())
+
+
+def test_setup_finish_and_boot_cleanup_are_refused_on_the_active_mn(fresh_pair):
+    # host1 is the active MN now
+    before = node_state(fresh_pair, HOST1)
+    for command in (["setup", "finish"], ["boot-cleanup"]):
+        result = fresh_pair.xcatha(HOST1, *command, check=False)
+        assert result.returncode == 1 and "this host is the active MN" in result.stderr, result.stderr
+    assert_unchanged(before, node_state(fresh_pair, HOST1), except_log=True)
     assert all(fresh_pair.answers().values())

@@ -1,11 +1,7 @@
 """The xcatha CLI's own behaviour: one-line errors, exit codes, dry runs that print a plan."""
-from pathlib import Path
-
 from click.testing import CliRunner
 
 from xcatha import cli
-
-CONFIG = str(Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf")
 
 
 def invoke(*args):
@@ -19,18 +15,18 @@ def test_missing_config_is_one_line_and_exit_1(tmp_path):
     assert "Traceback" not in result.output
 
 
-def test_export_prints_a_pcs_script():
-    result = invoke("cluster-config", "export", "-c", CONFIG)
+def test_export_prints_a_pcs_script(example_config):
+    result = invoke("cluster-config", "export", "-c", example_config)
     assert result.exit_code == 0
     assert result.output.startswith("#!/bin/sh") and "pcs -f" in result.output
 
 
-def test_dry_run_prints_the_plan_in_group_order():
-    result = invoke("activate", "--dry-run", "-c", CONFIG)
+def test_dry_run_prints_the_plan_in_group_order(example_config):
+    result = invoke("activate", "--dry-run", "-c", example_config)
     assert result.exit_code == 0, result.output
     order = [line.split()[2] for line in result.output.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
     assert order == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http"]
-    result = invoke("deactivate", "--dry-run", "-c", CONFIG)
+    result = invoke("deactivate", "--dry-run", "-c", example_config)
     assert result.exit_code == 0 and "stop conserver" in result.output
 
 
@@ -39,10 +35,32 @@ def test_seed_names():
     assert cli.deactivate_main.__doc__.startswith("deactivate-xcatmn")
 
 
-def test_dry_run_writes_no_log(tmp_path, monkeypatch):
+def test_dry_run_writes_no_log(tmp_path, monkeypatch, example_config):
     logfile = tmp_path / "xcatha.log"
     monkeypatch.setattr(cli, "LOG_FILE", str(logfile))
-    assert invoke("activate", "--dry-run", "-c", CONFIG).exit_code == 0
+    assert invoke("activate", "--dry-run", "-c", example_config).exit_code == 0
     assert not logfile.exists()
-    invoke("cluster-config", "export", "-c", CONFIG)
+    invoke("cluster-config", "export", "-c", example_config)
     assert logfile.exists()
+
+
+def test_a_command_timeout_is_one_line_and_exit_1(runner, tmp_path):
+    import subprocess
+
+    from .conftest import Call, config_file
+    runner.expect(Call(["ip", "-j", "addr", "show"], raises=subprocess.TimeoutExpired("ip", 10)))
+    result = invoke("status", "-c", config_file(tmp_path))
+    assert result.exit_code == 1
+    assert result.output == "xcatha: error: ip did not finish within 10.0s\n"
+
+
+def test_unreadable_crm_mon_output_is_one_line_and_exit_1(runner, tmp_path, monkeypatch):
+    from xcatha import vip
+
+    from .conftest import Call, ip_addr, pair_config
+    monkeypatch.setattr(vip, "static_hostname", lambda: "host1")
+    config = pair_config(tmp_path)
+    runner.expect(ip_addr(), Call(["crm_mon", "--one-shot", "--output-as=xml"], stdout="<pacemaker-result"))
+    result = invoke("status", "-c", config.path)
+    assert result.exit_code == 1
+    assert result.output.startswith("xcatha: error: crm_mon's XML cannot be read") and result.output.count("\n") == 1

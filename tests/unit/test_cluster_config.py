@@ -11,13 +11,13 @@ import pytest
 from xcatha import cluster_config
 from xcatha.cluster_config import ConfigError
 
+from .conftest import config_file
+
 CONFIG = Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf"
 
 
 def write(tmp_path, text):
-    path = tmp_path / "pair.conf"
-    path.write_text(text)
-    return str(path)
+    return config_file(tmp_path, text)
 
 
 @pytest.mark.parametrize("edit,message", [
@@ -35,8 +35,8 @@ def test_bad_config_is_refused_with_a_clear_reason(tmp_path, edit, message):
     assert message in str(error.value)
 
 
-def test_commands_build_the_group_in_the_seeds_order():
-    config = cluster_config.load(str(CONFIG))
+def test_commands_build_the_group_in_the_seeds_order(example_config):
+    config = cluster_config.load(example_config)
     creates = [c[2] for c in cluster_config.pcs_commands(config) if c[:2] == ["resource", "create"]]
     assert creates == ["vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http"]
     without = cluster_config.pcs_commands(config, with_secrets=False)
@@ -48,7 +48,7 @@ def rendered(tmp_path_factory):
     directory = tmp_path_factory.mktemp("cib")
     live = directory / "live.xml"
     live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
-    config = cluster_config.load(str(CONFIG))
+    config = cluster_config.load(config_file(tmp_path_factory.mktemp("config")))
     new = directory / "new.xml"
     cluster_config.render(config, str(live), str(new))
     return config, directory, live, new

@@ -254,6 +254,22 @@ def test_monitor_never_returns_6(environ, capsys):
 
 
 @pytest.mark.parametrize("code", [ExitCode.ERR_INSTALLED, ExitCode.ERR_ARGS, ExitCode.ERR_CONFIGURED])
+@pytest.mark.parametrize("raised", [True, False])
+def test_a_recurring_monitor_never_answers_a_hard_error(environ, capsys, code, raised):
+    # shared-data at depth 10 after `chmod g+w /HA-data` (2), the named/xcatd checks (5): a hard
+    # error would ban the group from this node, and the storage the other node sees is the same
+    environ.setenv("OCF_RESKEY_ip", "192.0.2.10")
+    environ.setenv("OCF_RESKEY_CRM_meta_interval", "120000")
+
+    def monitor(ctx):
+        if raised:
+            raise ocf.OcfError(code, "shared_dir /HA-data must not be writable by group or others")
+        return code
+    assert make_agent({"monitor": monitor}).run(["monitor"]) == ExitCode.ERR_GENERIC
+    assert len(exit_reasons(capsys.readouterr().err)) == 1
+
+
+@pytest.mark.parametrize("code", [ExitCode.ERR_INSTALLED, ExitCode.ERR_ARGS, ExitCode.ERR_CONFIGURED])
 def test_probe_answers_not_running_where_things_are_missing(environ, capsys, code):
     environ.setenv("OCF_RESKEY_ip", "192.0.2.10")
     environ.setenv("OCF_RESKEY_CRM_meta_interval", "0")

@@ -92,3 +92,42 @@ def test_spawn_returns_at_once(tmp_path):
             break
         time.sleep(0.05)
     assert marker.exists()
+
+
+def test_a_killed_child_that_cannot_die_is_abandoned_not_waited_for(monkeypatch):
+    # A child in D state on a dead NFS mount survives SIGKILL until its I/O returns: the
+    # storage probe must give up on it, never wait for it after the kill.
+    import subprocess
+
+    class StuckInDState:
+        pid, returncode = 4242, None
+        stdin = stdout = stderr = None
+
+        def __init__(self, argv, **kwargs):
+            self.killed = False
+
+        def communicate(self, input=None, timeout=None):
+            raise subprocess.TimeoutExpired("probe", timeout)
+
+        def kill(self):
+            self.killed = True
+
+        def wait(self, timeout=None):
+            if timeout is None:
+                raise AssertionError("waited without a bound for a child that cannot die")
+            raise subprocess.TimeoutExpired("probe", timeout)
+
+        def poll(self):
+            return None
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.wait()
+
+    monkeypatch.setattr(subprocess, "Popen", StuckInDState)
+    started = time.monotonic()
+    with pytest.raises(run.CommandTimeout):
+        run.run(["python3", "-c", "probe"], timeout=0.2)
+    assert time.monotonic() - started < 3

@@ -60,13 +60,18 @@ def test_status_all_none_some(tmp_path, monkeypatch):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.NOT_RUNNING
     os.symlink(shared + a, a)
-    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.ERR_GENERIC
+    # some links, not started here (a crash's leftovers): not running, so no "active on 2 nodes"
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.NOT_RUNNING
     os.symlink(shared + b, b)
-    # all links but not started here (after a reboot): not running, so no "active on 2 nodes"
+    # all links but not started here (after a reboot): not running either
     assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.NOT_RUNNING
     os.makedirs(tmp_path / "run")
     (tmp_path / "run" / "xcatha-shared-data-r.active").write_text(shared)
     assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.SUCCESS
+    os.unlink(b)
+    os.symlink(shared + "/elsewhere", b)
+    # started here and partly wrong: a failure
+    assert shared_data.status(shared, [a, b], "r")[0] == ExitCode.ERR_GENERIC
 
 
 def test_start_moves_aside_and_stop_restores(tmp_path, monkeypatch):

@@ -1,0 +1,63 @@
+"""site.dhcpbackend=kea: xCAT's makedhcp drives Debian's Kea (2.2) in place of ISC dhcpd, and
+the pair fails over with it (issue #12, item 5).  The pair is switched back to ISC afterwards."""
+import pytest
+
+from lab import pair, xcat
+
+KEA_UNITS = ("kea-dhcp4-server.service", "kea-dhcp-ddns-server.service")  # DDNS: site.dnshandler=ddns
+
+
+def use_backend(lab, backend):
+    """What an admin does: site.dhcpbackend, then the same [dhcp] backend in cluster.conf on both
+    hosts and `xcatha cluster-config apply` (Pacemaker restarts dhcpd with the new parameter)."""
+    active = pair.active_node(lab)
+    xcat.xcat_sh(lab.node(active), "chdef -t site dhcpbackend=%s" % backend)
+    text = pair.cluster_config_text(lab.cfg)
+    assert "backend = isc " in text
+    text = text.replace("backend = isc ", "backend = %s " % backend, 1)
+    for name in lab.cfg.node_names:
+        lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG], input=text, check=True)
+    xcat.check(lab.node(active).exec(["xcatha", "cluster-config", "apply", "-c", pair.NODE_CONFIG], timeout=300),
+               "cluster-config apply (dhcp backend %s)" % backend)
+    server = "kea-dhcp4-server.service" if backend == "kea" else "isc-dhcp-server.service"
+    xcat.wait_until(lambda: unit_state(lab, active, server)[0] == "active" and pair.active_node(lab) == active,
+                    timeout=120, what="%s running in the group on %s" % (server, active))
+    return active
+
+
+def unit_state(lab, name, unit):
+    """(is-active, is-enabled) of a unit on a node."""
+    node = lab.node(name)
+    return tuple(node.exec(["systemctl", verb, unit], timeout=10).stdout.strip()
+                 for verb in ("is-active", "is-enabled"))
+
+
+def assert_offer_from_the_vip(lab):
+    offer = xcat.wait_until(lambda: pair.dhcp_offer(lab), timeout=30, what="a DHCP offer")
+    name, octet, _ = pair.COMPUTE_NODES[0]
+    assert (offer["yiaddr"], offer["siaddr"], offer["file"]) == \
+        ("%s.%d" % (lab.cfg.net, octet), lab.cfg.vip, xcat.BOOT_FILE), offer
+
+
+def test_failover_with_kea(healthy):
+    lab = healthy
+    if not xcat.real():
+        pytest.skip("the stand-in has no Kea backend")
+    try:
+        active = use_backend(lab, "kea")
+        assert unit_state(lab, active, "isc-dhcp-server.service")[0] != "active"
+        assert_offer_from_the_vip(lab)
+
+        target = pair.other(lab, active)
+        answers, result = pair.planned_move(lab, target)
+        assert result.returncode == 0, result.stderr
+        assert all(answers.values()), answers   # the dhcp probe: cn1's reservation, next-server the VIP
+        assert pair.wait_group_started(lab, on=target, timeout=60) == target
+        assert_offer_from_the_vip(lab)
+        for unit in KEA_UNITS:
+            # makedhcp -n enabled them at boot; the agent's start disabled them again
+            assert unit_state(lab, target, unit) == ("active", "disabled"), unit
+            assert unit_state(lab, active, unit)[0] != "active", unit   # stopped with the group
+    finally:
+        use_backend(lab, "isc")
+    assert pair.probe_dhcp(lab)

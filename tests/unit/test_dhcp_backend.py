@@ -1,0 +1,79 @@
+"""The DHCP backend (site.dhcpbackend): ISC dhcpd or Kea, from the cluster config to the
+dhcpd agent's unit, configuration check and the units a standby must keep disabled."""
+from pathlib import Path
+
+import pytest
+
+from xcatha import activation, cluster_config, services, units
+from xcatha.cluster_config import ConfigError
+
+from .conftest import config_file
+
+CONFIG = Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf"
+
+
+def config_with(tmp_path, backend):
+    text = CONFIG.read_text()
+    assert "backend = isc " in text
+    return cluster_config.load(config_file(tmp_path, text.replace("backend = isc ", "backend = %s " % backend, 1)))
+
+
+def test_shipped_config_keeps_isc_and_no_backend_parameter(example_config):
+    config = cluster_config.load(example_config)
+    assert cluster_config.dhcp_backend(config) == "isc"
+    assert cluster_config.resource_params(config)["dhcpd"] == {}
+
+
+def test_kea_reaches_the_dhcpd_agent(tmp_path):
+    config = config_with(tmp_path, "kea")
+    assert cluster_config.resource_params(config)["dhcpd"] == {"backend": "kea"}
+    creates = [c for c in cluster_config.pcs_commands(config) if c[:3] == ["resource", "create", "dhcpd"]]
+    assert "backend=kea" in creates[0]
+
+
+def test_unknown_backend_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[dhcp\] backend must be isc or kea"):
+        config_with(tmp_path, "auto")
+
+
+@pytest.mark.parametrize("family,dhcp4,ddns", [
+    ("rhel", "kea-dhcp4.service", "kea-dhcp-ddns.service"),
+    ("sles", "kea-dhcp4.service", "kea-dhcp-ddns.service"),
+    ("debian", "kea-dhcp4-server.service", "kea-dhcp-ddns-server.service"),
+])
+def test_kea_unit_names_per_family(family, dhcp4, ddns):
+    assert units.unit_candidates("kea-dhcp4", family)[0] == dhcp4
+    assert units.unit_candidates("kea-dhcp-ddns", family)[0] == ddns
+    assert units.unit_candidates("kea-ctrl-agent", family) == ["kea-ctrl-agent.service"]
+
+
+@pytest.fixture
+def debian_with(monkeypatch):
+    """A Debian host where only the given units are installed."""
+    def install(*installed):
+        monkeypatch.setattr(units, "local_family", lambda: "debian")
+        monkeypatch.setattr(units, "unit_exists", lambda unit, unit_dirs=units.UNIT_DIRS: unit in installed)
+    return install
+
+
+def test_dhcpd_drives_kea_dhcp4_and_checks_keas_config(debian_with):
+    debian_with("kea-dhcp4-server.service", "isc-dhcp-server.service")
+    kea = services.Dhcpd(backend="kea")
+    assert (kea.unit, kea.service, kea.config) == ("kea-dhcp4-server.service", "kea-dhcp4",
+                                                   "/etc/kea/kea-dhcp4.conf")
+    isc = services.Dhcpd()
+    assert (isc.unit, isc.config, isc.companions()) == ("isc-dhcp-server.service", "/etc/dhcp/dhcpd.conf", [])
+
+
+def test_kea_companions_are_the_installed_ones(debian_with):
+    debian_with("kea-dhcp4-server.service", "kea-dhcp-ddns-server.service", "kea-ctrl-agent.service")
+    companions = [daemon.unit for daemon in services.Dhcpd(backend="kea").companions()]
+    assert companions == ["kea-dhcp-ddns-server.service", "kea-ctrl-agent.service"]
+
+
+def test_a_kea_standby_keeps_every_kea_unit_down_and_no_isc_unit(tmp_path, debian_with):
+    debian_with("kea-dhcp4-server.service", "kea-dhcp-ddns-server.service", "kea-ctrl-agent.service")
+    found = [unit for _service, unit, _boot in activation.service_units(config_with(tmp_path, "kea"))]
+    assert "isc-dhcp-server.service" not in found
+    assert {"kea-dhcp4-server.service", "kea-dhcp-ddns-server.service", "kea-ctrl-agent.service"} <= set(found)
+    assert "kea-dhcp6-server.service" not in found

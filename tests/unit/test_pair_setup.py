@@ -1,0 +1,126 @@
+"""xcatha setup convert / finish / units and boot-cleanup, with the runner scripted."""
+import json
+import os
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from xcatha import activation, cli, cluster_config, pair_setup, shared_data, vip
+
+from .conftest import NO_CLUSTER, Call, agent, config_file, fixture, ip_addr, pair_config
+
+PG_UNIT = "postgresql@15-main.service"
+SHOW = [PG_UNIT, "--property=LoadState,ActiveState,SubState,MainPID,ControlGroup,Job"]
+
+
+def holding_the_vip():
+    """host1's recorded `ip -j addr`, with the VIP added on eth0: the MN before its conversion."""
+    links = json.loads(fixture("ip-j-addr-host1.json"))
+    eth0 = next(link for link in links if link["ifname"] == "eth0")
+    eth0["addr_info"].insert(1, dict(eth0["addr_info"][0], local="192.168.73.10"))
+    return Call(["ip", "-j", "addr", "show"], stdout=json.dumps(links))
+
+
+@pytest.fixture
+def host1(tmp_path, monkeypatch):
+    monkeypatch.setattr(vip, "static_hostname", lambda: "host1")
+    monkeypatch.setattr(vip, "arp_probe", lambda *args, **kwargs: None)
+    monkeypatch.setattr(pair_setup, "SETUP_MARKER", str(tmp_path / "setup-in-progress"))
+    monkeypatch.setattr(shared_data, "STATE_DIR", str(tmp_path / "run"))
+    return pair_config(tmp_path)
+
+
+def tree(directory):
+    found = {}
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as stream:
+                found[os.path.relpath(path, directory)] = stream.read()
+    return found
+
+
+def test_convert_after_a_failover_is_refused_and_changes_nothing(runner, host1):
+    # host1 was converted and failed over: it holds its own address, host2 holds the VIP
+    shared = host1.get("shared", "dir")
+    with open(os.path.join(shared, "newer-than-host1"), "w") as stream:
+        stream.write("written by the MN on host2\n")
+    before = tree(shared)
+    runner.expect(ip_addr("host1"))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.convert(host1, "192.168.73.11/24", lambda text, **kw: None)
+    assert "it was converted already: make it the MN with xcatha activate" in str(error.value)
+    assert tree(shared) == before
+
+
+def test_convert_is_refused_while_the_shared_data_is_in_use(runner, host1):
+    shared = host1.get("shared", "dir")
+    with open(os.path.join(shared, shared_data.LEASE_NAME), "w") as stream:
+        stream.write("host2\n")
+    before = tree(shared)
+    runner.expect(holding_the_vip(), NO_CLUSTER)
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.convert(host1, "192.168.73.31/24", lambda text, **kw: None)
+    assert "is in use (host2 holds the shared data's lease" in str(error.value)
+    assert tree(shared) == before
+
+
+def test_convert_refuses_to_copy_a_database_whose_server_did_not_stop(runner, host1, monkeypatch):
+    monkeypatch.setattr(activation, "service_units", lambda config: [("postgresql", PG_UNIT, [PG_UNIT])])
+    active = fixture("systemctl-show-postgresql-active.txt")
+    runner.expect(Call(["systemctl", "show", *SHOW], stdout=active),
+                  Call(["systemctl", "stop", PG_UNIT]),
+                  Call(["systemctl", "show", *SHOW], stdout=active))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.stop_for_copy(host1, lambda text, **kw: None)
+    assert str(error.value).startswith("postgresql@15-main.service did not stop")
+
+
+def test_the_copy_keeps_hard_links_acls_and_xattrs(runner, tmp_path):
+    runner.expect(Call(["rsync", "-aHAX", "--numeric-ids", "--partial", "--info=progress2", "--no-inc-recursive",
+                        "/install/", str(tmp_path) + "/install/"], output=["  1,024 100%\r"]))
+    pair_setup.copy_into_shared("/install", str(tmp_path / "install"), lambda text, **kw: None)
+
+
+def test_a_verification_that_times_out_is_one_clear_error(runner, tmp_path):
+    runner.expect(Call(["rsync", "-aHAX", "--numeric-ids", "--delete", "--dry-run", "--itemize-changes",
+                        "/install/", str(tmp_path) + "/"], raises=subprocess.TimeoutExpired("rsync", 1)))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.differences("/install", str(tmp_path))
+    assert "run the same command again to resume" in str(error.value)
+
+
+def members_monitor(rc):
+    return [agent(name, "monitor", rc=rc) for name in cluster_config.MEMBERS]
+
+
+def test_finish_is_refused_on_the_active_mn(runner, host1):
+    runner.expect(ip_addr(), NO_CLUSTER, *members_monitor(0))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.finish(host1, lambda text, **kw: None)
+    assert "this host is the active MN" in str(error.value) and "xcatha setup units" in str(error.value)
+
+
+def test_finish_is_refused_where_pacemaker_manages_the_group(runner, host1):
+    runner.expect(ip_addr(), Call(["cibadmin", "--query", "--scope", "resources"], stdout=fixture("cib.xml")))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.finish(host1, lambda text, **kw: None)
+    assert "behind its back" in str(error.value)
+
+
+def test_boot_cleanup_is_refused_on_the_active_mn(runner, host1, tmp_path):
+    os.makedirs(shared_data.STATE_DIR)
+    with open(shared_data.marker_path("shared-data"), "w") as stream:
+        stream.write(host1.get("shared", "dir") + "\n")
+    result = CliRunner().invoke(cli.main, ["boot-cleanup", "-c", host1.path])
+    assert result.exit_code == 1
+    assert result.output.startswith("xcatha: error: this host is the active MN")
+
+
+@pytest.mark.parametrize("new_ip", ["192.168.73.300/24", "host1", "192.168.77.10/24"])
+def test_a_bad_new_ip_is_one_line_and_exit_1(tmp_path, new_ip):
+    path = config_file(tmp_path)
+    result = CliRunner().invoke(cli.main, ["setup", "convert", "--new-ip", new_ip, "-c", path])
+    assert result.exit_code == 1
+    assert result.output.startswith("xcatha: error: --new-ip") and len(result.output.splitlines()) == 1
