@@ -20,7 +20,8 @@ from .node import state_dir
 from .util import log
 
 REPO = Path(__file__).resolve().parents[2]
-INPUTS = ("lib", "agents", "cluster-config", "systemd", "tests/lab")
+# debian/ and packaging/ too: the nodes run the package built from all of these
+INPUTS = ("lib", "agents", "cluster-config", "systemd", "tests/lab", "debian", "packaging")
 
 
 def directory(cfg) -> Path:
