@@ -162,7 +162,7 @@ unit-pythons:
 	done; \
 	if [ -n "$$skipped" ]; then echo "unit tier NOT run on python:$$skipped (see SKIPPED above)"; fi
 
-test: deps install-deb venv lint unit-pythons
+test: deps install-deb rpm venv lint unit-pythons
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 demo: deps venv
