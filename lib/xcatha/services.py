@@ -193,17 +193,9 @@ def adapt_conserver():
         return False
     changed = False
     for path, text in CONSERVER_DEBIAN:
-        try:
-            with open(path, encoding="utf-8") as stream:
-                if stream.read() == text or path == CONSOLERC:
-                    continue  # an admin's own ~/.consolerc is theirs
-        except OSError:
-            pass
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path + ".tmp", "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(path + ".tmp", path)
-        changed = True
+        if path == CONSOLERC and os.path.exists(path):
+            continue  # an admin's own ~/.consolerc is theirs
+        changed = units.write_file(path, text) or changed
     for link, target in CONSERVER_ALIASES:
         if os.path.islink(link) and os.readlink(link) == target:
             continue

@@ -354,16 +354,20 @@ def drop_in_in_place(unit):
 
 def write_drop_in(unit, persistent=False):
     """Write the drop-in; returns True when something changed (a daemon-reload is then due)."""
-    path = drop_in_paths(unit)[0 if persistent else 1]
+    return write_file(drop_in_paths(unit)[0 if persistent else 1], DROP_IN)
+
+
+def write_file(path, text):
+    """Write a unit's file (atomically) unless it already says text; True when it changed."""
     try:
         with open(path, encoding="utf-8") as stream:
-            if stream.read() == DROP_IN:
+            if stream.read() == text:
                 return False
     except OSError:
         pass
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path + ".tmp", "w", encoding="utf-8") as stream:
-        stream.write(DROP_IN)
+        stream.write(text)
     os.replace(path + ".tmp", path)
     return True
 
