@@ -141,10 +141,23 @@ class Dhcpd(Daemon):
         for companion in companions:
             units.take_over(companion.unit, companion.service, deadline)
         before = [lambda: xcat.run_command("makedhcp", ["-n"], deadline)] if self.use_makedhcp else []
+        if self.backend == "kea" and self.use_makedhcp:
+            before.append(lambda: self.refuse_isc_path(deadline))
         after = [lambda: xcat.run_command("makedhcp", ["-a"], deadline)] if self.use_makedhcp else []
         if self.backend == "kea":
             after.append(lambda: units.disable_at_boot([self.unit] + [c.unit for c in companions], deadline))
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
+
+    def refuse_isc_path(self, deadline):
+        """makedhcp -n follows site.dhcpbackend as xcatd sees it; when that is not Kea it writes
+        dhcpd.conf and restarts ISC dhcpd, which then holds UDP 67 and Kea cannot bind (seen in
+        the lab).  Stop that server again and say why, instead of waiting for Kea in vain."""
+        isc = Daemon("dhcpd")
+        if not units.unit_exists(isc.unit) or not isc.state(deadline).active:
+            return
+        isc.stop(deadline, rollback=True)
+        raise OcfError(ExitCode.ERR_GENERIC, "makedhcp -n configured ISC dhcpd, not Kea, and started %s (stopped "
+                       "again): xcatd does not see site.dhcpbackend=kea (lsdef -t site -i dhcpbackend)" % isc.unit)
 
     def stop(self, deadline, rollback=False):
         super().stop(deadline, rollback=rollback)

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from xcatha import activation, cluster_config, services, units
+from xcatha import activation, cluster_config, daemons, services, units
 from xcatha.cluster_config import ConfigError
+from xcatha.ocf import Deadline, ExitCode, OcfError
 
 from .conftest import config_file
 
@@ -77,3 +78,24 @@ def test_a_kea_standby_keeps_every_kea_unit_down_and_no_isc_unit(tmp_path, debia
     assert "isc-dhcp-server.service" not in found
     assert {"kea-dhcp4-server.service", "kea-dhcp-ddns-server.service", "kea-ctrl-agent.service"} <= set(found)
     assert "kea-dhcp6-server.service" not in found
+
+
+def test_kea_start_stops_the_isc_server_makedhcp_started_and_says_why(monkeypatch):
+    """Seen in the lab: makedhcp -n took xCAT's ISC path on the new host, started isc-dhcp-server,
+    which held UDP 67, and Kea could not bind; the start waited two minutes for nothing."""
+    stopped = []
+    monkeypatch.setattr(units, "unit_exists", lambda unit, *args: True)
+    monkeypatch.setattr(daemons.Daemon, "state", lambda self, deadline=None: units.UnitState(
+        self.unit, {"ActiveState": "active" if self.service == "dhcpd" else "inactive"}))
+    monkeypatch.setattr(daemons.Daemon, "stop", lambda self, deadline, rollback=False: stopped.append(
+        (self.service, rollback)))
+    kea = services.Dhcpd(backend="kea")
+    with pytest.raises(OcfError) as error:
+        kea.refuse_isc_path(Deadline(60))
+    assert error.value.code == ExitCode.ERR_GENERIC
+    assert "configured ISC dhcpd, not Kea" in error.value.reason and "dhcpbackend" in error.value.reason
+    assert stopped == [("dhcpd", True)]
+    monkeypatch.setattr(daemons.Daemon, "state", lambda self, deadline=None: units.UnitState(
+        self.unit, {"ActiveState": "inactive"}))
+    kea.refuse_isc_path(Deadline(60))  # ISC not running: nothing to refuse
+    assert stopped == [("dhcpd", True)]
