@@ -112,8 +112,10 @@ MANAGED_DIRS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/p
 def host_state(lab):
     """What an agent could change on the node: addresses, hostname, the managed directories
     (and any moved-aside copies), running units, the shared data's top level.  Not the whole
-    of /var/lib: the node's lower layer is the live host, where the lab itself writes."""
+    of /var/lib: the node's lower layer is the live host, where the lab itself writes.  Not the
+    user managers systemd starts and ends for logins (ocf-tester runs agents as nobody)."""
     dirs = " ".join(MANAGED_DIRS)
     return lab.sh("ip -o addr; hostname; for d in %s; do stat -c '%%n %%F %%N %%a' $d $d.xcatha-local "
                   "2>/dev/null; done; systemctl list-units --state=active --no-legend --plain | awk '{print $1}' "
-                  "| sort; ls -la /HA-data /run/resource-agents 2>/dev/null" % dirs).stdout
+                  "| grep -Ev '^(user@|user-runtime-dir@|session-)' | sort; ls -la /HA-data /run/resource-agents "
+                  "2>/dev/null" % dirs).stdout
