@@ -124,3 +124,65 @@ def test_a_bad_new_ip_is_one_line_and_exit_1(tmp_path, new_ip):
     result = CliRunner().invoke(cli.main, ["setup", "convert", "--new-ip", new_ip, "-c", path])
     assert result.exit_code == 1
     assert result.output.startswith("xcatha: error: --new-ip") and len(result.output.splitlines()) == 1
+
+
+def test_begin_on_the_second_host_starts_the_pairs_database_for_xcats_installer(runner, host1, monkeypatch):
+    # host2 set xCAT up first: the shared data holds its cfgloc, so xcatconfig on this host needs
+    # the database running, as on the MN
+    monkeypatch.setattr(pair_setup, "seed_shared_data", lambda config, out: None)
+    cfgloc = os.path.join(host1.get("shared", "dir"), "etc/xcat/cfgloc")
+    os.makedirs(os.path.dirname(cfgloc))
+    with open(cfgloc, "w") as stream:
+        stream.write("Pg:dbname=xcatdb;host=192.168.73.10|xcatadm|pw0rd\n")
+    runner.expect(ip_addr(), NO_CLUSTER, ip_addr(), ip_addr(), agent("vip", "start"), agent("shared-data", "start"),
+                  agent("db", "start"))
+    lines = []
+    pair_setup.begin(host1, lambda text, **kw: lines.append(text))
+    assert any("database" in line and "up here for the installer" in line for line in lines), lines
+
+
+def test_begin_on_the_first_host_starts_no_database(runner, host1, monkeypatch):
+    monkeypatch.setattr(pair_setup, "seed_shared_data", lambda config, out: None)
+    runner.expect(ip_addr(), NO_CLUSTER, ip_addr(), ip_addr(), agent("vip", "start"), agent("shared-data", "start"))
+    pair_setup.begin(host1, lambda text, **kw: None)
+
+
+def test_finish_puts_back_the_link_xcats_installer_replaced(runner, host1, tmp_path, monkeypatch):
+    """xcatconfig's setup-local-client.sh runs `rm -rf ~/.xcat` and makes a directory: the
+    credentials land on this host's disk and the link is gone."""
+    home = tmp_path / "root"
+    local = home / ".xcat"
+    local.mkdir(parents=True)
+    (local / "client-cred.pem").write_text("credentials\n")
+    shared = host1.get("shared", "dir")
+    target = shared_data.target_of(shared, str(local))
+    os.makedirs(target)
+    monkeypatch.setattr(shared_data, "default_dirs", lambda engine, family=None: [str(local)])
+    os.makedirs(os.path.dirname(shared_data.marker_path(pair_setup.SHARED_DATA_INSTANCE)))
+    open(shared_data.marker_path(pair_setup.SHARED_DATA_INSTANCE), "w").close()  # begin linked here
+    runner.expect(Call(pair_setup.RSYNC + ["--partial", "--info=progress2", "--no-inc-recursive",
+                                           str(local) + "/", target + "/"]))
+    lines = []
+    pair_setup.restore_links(host1, lambda text="", **kw: lines.append(text))
+    assert os.readlink(str(local)) == target
+    aside = [entry for entry in os.listdir(home) if entry.startswith(".xcat.xcatha-installer-")]
+    assert len(aside) == 1 and (home / aside[0] / "client-cred.pem").read_text() == "credentials\n"
+    assert any("replaced the link" in line for line in lines)
+
+
+def test_restoring_links_keeps_the_peers_shared_copy(runner, host1, tmp_path, monkeypatch):
+    home = tmp_path / "root"
+    local = home / ".xcat"
+    local.mkdir(parents=True)
+    (local / "client-cred.pem").write_text("this host's new credentials\n")
+    target = shared_data.target_of(host1.get("shared", "dir"), str(local))
+    os.makedirs(target)
+    with open(os.path.join(target, "client-cred.pem"), "w") as stream:
+        stream.write("the peer's\n")
+    monkeypatch.setattr(shared_data, "default_dirs", lambda engine, family=None: [str(local)])
+    os.makedirs(os.path.dirname(shared_data.marker_path(pair_setup.SHARED_DATA_INSTANCE)))
+    open(shared_data.marker_path(pair_setup.SHARED_DATA_INSTANCE), "w").close()
+    pair_setup.restore_links(host1, lambda text="", **kw: None)  # no copy: the runner expects nothing
+    assert os.readlink(str(local)) == target
+    with open(os.path.join(target, "client-cred.pem")) as stream:
+        assert stream.read() == "the peer's\n"
