@@ -390,6 +390,6 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
         if not keep:
             lab.down()
     extra["duration"] = "%.0f s" % (time.monotonic() - started)
-    path = write_report(report or WORKDIR / "reports" / ("%d.md" % seed), summary, run, extra)
+    path = write_report(report or lab.cfg.workdir / "reports" / ("%d.md" % seed), summary, run, extra)
     say("report: %s" % path)
     return summary, path

@@ -4,12 +4,19 @@ injector and the bench run in these, each with its own prefix, network and work 
 Like every lab, each installs the checkout it runs from into its own work dir
 (lab/install.py), so a `make install` during a long run changes nothing under it.
 """
+import os
+
 from lab import pair
 from lab.config import LabConfig
 
 
 def new_lab(prefix, net, workdir, **settings):
-    return pair.prepare(LabConfig(prefix=prefix, net=net, workdir=workdir, **settings))
+    """A named lab (the fault run's, the bench's); XCATHA_<PREFIX>_PREFIX/_NET/_WORKDIR
+    move it aside, e.g. XCATHA_XHF_NET for the fault lab, so two checkouts can run it."""
+    env = "XCATHA_%s_" % prefix.upper()
+    return pair.prepare(LabConfig(prefix=os.environ.get(env + "PREFIX", prefix),
+                                  net=os.environ.get(env + "NET", net),
+                                  workdir=os.environ.get(env + "WORKDIR", workdir), **settings))
 
 
 def build(lab):
