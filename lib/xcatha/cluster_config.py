@@ -128,7 +128,9 @@ def resource_params(config):
         "db": {"engine": engine},
         "xcatd": {key: value for key, value in config.values.get("xcatd", {}).items() if key in ("tftp",)},
         "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
-        "dhcpd": {"backend": "kea"} if dhcp_backend(config) == "kea" else {},
+        # always explicit: an omitted backend would pass for an admin's own parameter, which
+        # apply keeps, so going back from kea to isc would leave the agent driving Kea
+        "dhcpd": {"backend": dhcp_backend(config)},
         "conserver": {"console": config.get("console", "type")},
         "http": {},
     }

@@ -149,15 +149,21 @@ class Dhcpd(Daemon):
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
 
     def refuse_isc_path(self, deadline):
-        """makedhcp -n follows site.dhcpbackend as xcatd sees it; when that is not Kea it writes
-        dhcpd.conf and restarts ISC dhcpd, which then holds UDP 67 and Kea cannot bind (seen in
-        the lab).  Stop that server again and say why, instead of waiting for Kea in vain."""
+        """makedhcp -n follows site.dhcpbackend (auto: ISC on Debian, EL < 10, Ubuntu < 22.04);
+        when that does not select Kea it writes dhcpd.conf and restarts ISC dhcpd, which then
+        holds UDP 67 and Kea cannot bind.  Stop that server again and say why, instead of waiting
+        for Kea in vain.  The cause the lab met: the resource's backend and site.dhcpbackend
+        disagreed (an apply that kept backend=kea after cluster.conf went back to isc)."""
         isc = Daemon("dhcpd")
         if not units.unit_exists(isc.unit) or not isc.state(deadline).active:
             return
         isc.stop(deadline, rollback=True)
-        raise OcfError(ExitCode.ERR_GENERIC, "makedhcp -n configured ISC dhcpd, not Kea, and started %s (stopped "
-                       "again): xcatd does not see site.dhcpbackend=kea (lsdef -t site -i dhcpbackend)" % isc.unit)
+        log.error("site.dhcpbackend does not select Kea on this host (lsdef -t site -i dhcpbackend), but this "
+                  "resource has backend=kea: make [dhcp] backend in /etc/xcatha/cluster.conf say the same on "
+                  "both hosts and run `xcatha cluster-config apply`")
+        # the cause first: Pacemaker shows the first 128 characters of an exit reason
+        raise OcfError(ExitCode.ERR_GENERIC, "backend=kea but site.dhcpbackend selects ISC: makedhcp -n started "
+                       "%s (stopped again)" % isc.unit)
 
     def stop(self, deadline, rollback=False):
         super().stop(deadline, rollback=rollback)
