@@ -173,3 +173,14 @@ def test_status_shows_the_newest_failover_and_its_timeline(runner):
 def test_status_without_a_failover_says_so(runner):
     runner.expect(Call(NODES, stdout="<nodes/>\n"))
     assert status.last_failover() == ["none recorded (the alert xcatha-alert records each one)"]
+
+
+def test_a_failed_resource_on_the_old_node_is_the_cause():
+    # recorded after `crm_resource --fail --resource xcatd --node host1` (fixtures/README.md)
+    failed = alert.parse_time("2026-11-29 15:03:17Z")
+    cause, events = alert.history(fixture("crm_mon-failure.xml"), "host1", "host2", failed + 40)
+    assert cause == "failed resource: xcatd asyncmon failed on host1: error (Simulated failure)"
+    assert events == [(failed, "xcatd asyncmon failed on host1: error (Simulated failure)")]
+    # long before the move, the same failure is no cause
+    cause, _events = alert.history(fixture("crm_mon-failure.xml"), "host1", "host2", failed + 3600)
+    assert not cause.startswith("failed resource")
