@@ -78,12 +78,18 @@ install:
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  ln -sfn $(PREFIX)/bin/$$cmd $(SBINDIR)/$$cmd; \
 	done
-	install -D -m 0644 systemd/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-boot-cleanup.service
+	for unit in xcatha-boot-cleanup.service xcatha-backup.service xcatha-backup.timer; do \
+	  install -D -m 0644 systemd/$$unit $(UNITDIR)/$$unit; \
+	done
+	install -d /usr/share/xcatha
+	sed '1s|^#!.*|#!$(PREFIX)/bin/python3 -I|' share/alert >/usr/share/xcatha/alert
+	chmod 755 /usr/share/xcatha/alert
 
 uninstall:
 	rm -rf $(OCF_ROOT)/resource.d/$(PROVIDER) $(PREFIX)
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
-	rm -f $(UNITDIR)/xcatha-boot-cleanup.service
+	rm -f $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service $(UNITDIR)/xcatha-backup.timer
+	rm -rf /usr/share/xcatha
 
 # Packages, built from a copy of the checkout (tracked and new files, not what
 # .gitignore leaves out) so that a build never writes into the source tree.
@@ -118,7 +124,8 @@ rpm:
 # Debian): `make test` needs the agents where pcs looks for them.  What a
 # development `make install` left is removed first, lest it shadow the package.
 install-deb: deb
-	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service
+	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service \
+	  $(UNITDIR)/xcatha-backup.timer
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  if [ -L $(SBINDIR)/$$cmd ]; then rm -f $(SBINDIR)/$$cmd; fi; \
 	done
@@ -133,8 +140,8 @@ $(VENV)/.done: setup.cfg pyproject.toml Makefile
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check lib tests packaging $(wildcard bench) agents/* tests/sample_agent
-	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/* packaging
+	$(VENV)/bin/ruff check lib tests packaging $(wildcard bench) agents/* share/alert tests/sample_agent
+	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/* share/alert packaging
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

@@ -92,7 +92,10 @@ def load(path=DEFAULT_PATH):
         nodes.append(Node(name, items["address"], fence))
     if len(nodes) != 2:
         raise ConfigError("%s: exactly two [node NAME] sections are required, found %d" % (path, len(nodes)))
-    return PairConfig(values, nodes, path)
+    config = PairConfig(values, nodes, path)
+    from xcatha import backup
+    backup.settings(config)  # [backup] is checked here: a bad value is one line before anything runs
+    return config
 
 
 def _check_address(path, section, key, value):
@@ -204,7 +207,24 @@ def pcs_commands(config, with_secrets=True):
                      "migration-threshold=%s" % timings.get("migration_threshold", "3"),
                      "failure-timeout=%s" % timings.get("failure_timeout", "10min")])
     commands.append(["property", "set", "stonith-enabled=true"])
+    commands.append(alert_command(config))
     return commands
+
+
+ALERT_ID = "xcatha-alert"
+ALERT_PATH = "/usr/share/xcatha/alert"
+
+
+def alert_command(config):
+    """The alert agent that announces each failover ([alert] recipient: whom it mails too).  The
+    addresses are an option of the one alert, not its recipients: Pacemaker calls an alert once per
+    recipient, and the syslog line must be written once."""
+    command = ["alert", "create", "path=%s" % ALERT_PATH, "id=%s" % ALERT_ID,
+               "description=xcatha: one syslog line per failover of %s" % GROUP]
+    recipient = config.get("alert", "recipient")
+    if recipient:
+        command += ["options", "mail_to=%s" % recipient]
+    return command
 
 
 # ---------------------------------------------------------------- render, diff, push
@@ -256,6 +276,10 @@ def purge(root, config):
     for element in list(resources):
         if element.get("id") in owned:
             resources.remove(element)
+    alerts = configuration.find("alerts")
+    for element in list(alerts if alerts is not None else []):
+        if element.get("id") == ALERT_ID:
+            alerts.remove(element)
     constraints = configuration.find("constraints")
     own_constraints = _own_constraint_ids(config)
     kept = []

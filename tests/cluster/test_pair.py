@@ -56,10 +56,18 @@ def test_planned_move_both_ways(healthy):
     for _ in range(2):
         active = pair.active_node(healthy)
         target = pair.other(healthy, active)
+        announced = {name: len(pair.failover_lines(healthy, name)) for name in (active, target)}
         answers, result = pair.planned_move(healthy, target)
         assert result.returncode == 0, result.stderr
         assert all(answers.values()), answers
         assert pair.wait_group_started(healthy, on=target, timeout=60) == target
+        # announced once, on the node it moved to, and shown by xcatha status
+        line = pair.wait_failover_line(healthy, target, announced[target])
+        assert "xcatmn moved from %s to %s" % (active, target) in line and "cause: planned move" in line, line
+        assert len(pair.failover_lines(healthy, target)) == announced[target] + 1
+        assert len(pair.failover_lines(healthy, active)) == announced[active]
+        status = healthy.node(active).exec(["xcatha", "status"], timeout=120)
+        assert "last failover:\n  " + line in status.stdout, status.stdout
         assert "cli-prefer" not in pcs(healthy, target, "constraint", "--full").stdout
         # the old node is clean: no VIP, no links
         old = healthy.node(active)
@@ -92,6 +100,7 @@ def test_crash_of_the_active_node(healthy):
     marker = str(int(time.time()))
     assert pair.sql(healthy, "INSERT INTO ha_crash VALUES (%s)" % marker).returncode == 0
     fences_before = len(pair.fence_history(healthy, survivor))
+    announced = len(pair.failover_lines(healthy, survivor))
     crashed_at = time.monotonic()
     healthy.crash(active)
     assert pair.wait_group_started(healthy, on=survivor, via=survivor, timeout=120) == survivor
@@ -100,6 +109,8 @@ def test_crash_of_the_active_node(healthy):
     fences = pair.fence_history(healthy, survivor)
     assert len(fences) > fences_before
     assert fences[-1]["target"] == active and fences[-1]["status"] == "success"
+    line = pair.wait_failover_line(healthy, survivor, announced)
+    assert line.endswith("cause: fencing: %s fenced (reboot) by %s" % (active, survivor)), line
     assert marker in pair.sql(healthy, "SELECT id FROM ha_crash").stdout  # committed before the crash
 
     # The fenced node comes back (its virtual BMC powers it on): it rejoins, does not take

@@ -389,6 +389,23 @@ def fail_counts(lab, via=None):
     return counts
 
 
+def failover_lines(lab, name):
+    """The failover lines xcatha's alert agent wrote to a node's journal."""
+    result = lab.node(name).exec(["journalctl", "-t", "xcatha-alert", "-o", "cat", "--no-pager", "-q"], timeout=30)
+    return [line for line in result.stdout.splitlines() if line.startswith("failover: ")]
+
+
+def wait_failover_line(lab, name, before, timeout=60):
+    """The next failover line on a node (the alert runs once the group's last member started)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        lines = failover_lines(lab, name)
+        if len(lines) > before:
+            return lines[before]
+        time.sleep(0.5)
+    raise TimeoutError("no failover line in %s's journal within %.0fs" % (name, timeout))
+
+
 PACEMAKER_LOG = "/var/log/pacemaker/pacemaker.log"
 EVENT_PATTERNS = (
     (re.compile(r"Requesting fencing \((\w+)\) of node (\S+)"), "fencing of {1} requested"),
