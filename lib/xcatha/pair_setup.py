@@ -276,6 +276,10 @@ def install_units(config, out):
     """The unit settings of a pair member: services disabled at boot, never restarted by
     systemd itself, the boot cleanup enabled.  Changes no running service."""
     changed = False
+    if cluster_config.dhcp_backend(config) == "isc" and services.adapt_dhcpd():
+        changed = True  # takes effect at dhcpd's next start
+        out("  dhcpd: a native unit runs ISC dhcpd (%s), without the init script's 2 s sleep"
+            % services.DHCPD_DEBIAN_UNIT)
     for service, unit, boot in activation.service_units(config):
         disabled = units.disable_at_boot(boot)
         out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
@@ -337,10 +341,6 @@ def finish(config, out, dry_run=False):
     if cfgloc is not None:
         out("  %s accepts the VIP %s and both hosts (%s)" % (engine, address,
                                                          " ".join(node.address for node in config.nodes)))
-    if cluster_config.dhcp_backend(config) == "isc" and services.adapt_dhcpd():
-        units.daemon_reload()
-        out("  dhcpd: a native unit runs ISC dhcpd (%s), without the init script's 2 s sleep"
-            % services.DHCPD_DEBIAN_UNIT)
     if config.get("console", "type") == "conserver" and services.adapt_conserver():
         units.daemon_reload()
         out("  conserver: Debian's conserver-server runs the configuration makeconservercf writes")

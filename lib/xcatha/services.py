@@ -191,7 +191,8 @@ class Dhcpd(Daemon):
 # writes it; DHCPDv4_CONF, DHCPDv4_PID) and the leases file.  Its name stays
 # isc-dhcp-server.service, the one xCAT's makedhcp -n restarts, so that path is unchanged.
 DHCPD_DEBIAN_UNIT = "/etc/systemd/system/isc-dhcp-server.service"
-DHCPD_DEBIAN = """# Written by xcatha: ISC dhcpd as RHEL's native unit runs it, instead of Debian's init script
+DHCPD_DEBIAN = """\
+# Written by xcatha: ISC dhcpd as RHEL's native unit runs it, instead of Debian's init script
 # (which sleeps 2 s at each start and stays "active" when dhcpd dies).  Same files as the script.
 [Unit]
 Description=ISC DHCP IPv4 server
@@ -203,7 +204,8 @@ After=network-online.target
 Type=exec
 EnvironmentFile=-/etc/default/isc-dhcp-server
 ExecStartPre=/usr/bin/touch /var/lib/dhcp/dhcpd.leases
-ExecStart=/bin/sh -ec 'exec /usr/sbin/dhcpd -f -4 -q -cf "$${DHCPDv4_CONF:-/etc/dhcp/dhcpd.conf}" -pf "$${DHCPDv4_PID:-/run/dhcpd.pid}" $${INTERFACESv4:-$$INTERFACES}'
+ExecStart=/bin/sh -ec 'exec /usr/sbin/dhcpd -f -4 -q -cf "$${DHCPDv4_CONF:-/etc/dhcp/dhcpd.conf}" \
+-pf "$${DHCPDv4_PID:-/run/dhcpd.pid}" $${INTERFACESv4:-$$INTERFACES}'
 
 [Install]
 WantedBy=multi-user.target

@@ -86,31 +86,25 @@ def test_a_primitive_deleted_and_not_created_elsewhere_is_a_removal():
         "/cib/configuration/resources/group[@id='xcatmn']/primitive[@id='named']"]
 
 
-def test_apply_moves_a_running_group_pair_to_the_parallel_layout(runner, tmp_path, monkeypatch):
-    config = load(tmp_path)
+@pytest.mark.parametrize("layout,live,patch", [
+    ("parallel", "cib-layout-group.xml", "crm_diff-group-to-parallel.xml"),
+    ("group", "cib-layout-parallel.xml", "crm_diff-parallel-to-group.xml"),
+])
+def test_apply_moves_a_running_pair_to_the_other_layout_without_force(runner, tmp_path, monkeypatch, layout, live,
+                                                                      patch):
+    """The patch deletes primitives from one place and creates them in another (and, back to
+    the group, drops the parallel layout's constraints): no --force, and in the lab no
+    service restarted (their main pids and Pacemaker's start counts stayed the same)."""
+    config = load(tmp_path, layout)
     workdir = tmp_path / "cib"
     monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
-    live, new, patch = (str(workdir / name) for name in ("live.xml", "new.xml", "patch.xml"))
-    runner.expect(Call(["cibadmin", "--query"], stdout=fixture("cib-layout-group.xml")),
+    live_path, new, patch_path = (str(workdir / name) for name in ("live.xml", "new.xml", "patch.xml"))
+    runner.expect(Call(["cibadmin", "--query"], stdout=fixture(live)),
                   *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
-                  Call(["crm_diff", "--no-version", "--original", live, "--new", new], rc=1,
-                       stdout=fixture("crm_diff-group-to-parallel.xml")),
-                  Call(["cibadmin", "--patch", "--xml-file", patch]),
+                  Call(["crm_diff", "--no-version", "--original", live_path, "--new", new], rc=1,
+                       stdout=fixture(patch)),
+                  Call(["cibadmin", "--patch", "--xml-file", patch_path]),
                   Call(["crm_verify", "--live-check"]))
     said = []
     assert cluster_config.apply(config, out=said.append) is True
     assert said == ["Applied %s to the cluster." % config.path]
-
-
-def test_apply_back_to_the_group_layout_needs_no_force(runner, tmp_path, monkeypatch):
-    config = load(tmp_path, "group")
-    workdir = tmp_path / "cib"
-    monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
-    live, new, patch = (str(workdir / name) for name in ("live.xml", "new.xml", "patch.xml"))
-    runner.expect(Call(["cibadmin", "--query"], stdout=fixture("cib-layout-parallel.xml")),
-                  *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
-                  Call(["crm_diff", "--no-version", "--original", live, "--new", new], rc=1,
-                       stdout=fixture("crm_diff-parallel-to-group.xml")),
-                  Call(["cibadmin", "--patch", "--xml-file", patch]),
-                  Call(["crm_verify", "--live-check"]))
-    assert cluster_config.apply(config, out=[].append) is True
