@@ -1,5 +1,9 @@
 """The pair under Pacemaker: planned moves, a crash with fencing, a killed service, probes, rejoin."""
+import os
 import time
+import xml.etree.ElementTree as ET
+
+import pytest
 
 from lab import pair
 from lab.pair import MEMBERS
@@ -144,4 +148,41 @@ def test_crash_of_the_active_node(healthy):
     log_text = healthy.node(survivor).exec(["grep", "-c", "active on 2 nodes",
                                             "/var/log/pacemaker/pacemaker.log"]).stdout.strip()
     assert log_text in ("", "0")
+    assert_all_services_answer(healthy)
+
+
+UNITS = ("postgresql@15-main", "xcatd", "named", "isc-dhcp-server", "conserver-server", "apache2")
+
+
+def running_state(lab):
+    """Per node: how many starts Pacemaker logged for each member, and each unit's main pid."""
+    state = {}
+    for name in lab.cfg.node_names:
+        node = lab.node(name)
+        log = node.exec(["cat", pair.PACEMAKER_LOG], timeout=30).stdout
+        starts = {member: log.count("Result of start operation for %s on" % member) for member in MEMBERS}
+        pids = {unit: node.exec(["systemctl", "show", "-p", "MainPID", "--value", unit]).stdout.strip()
+                for unit in UNITS}
+        state[name] = (starts, pids)
+    return state
+
+
+@pytest.mark.skipif(os.environ.get("XCATHA_TEST_LAYOUT") != "1",
+                    reason="two applies (~2 min in the lab); XCATHA_TEST_LAYOUT=1 runs it")
+def test_apply_switches_the_layout_of_a_running_pair_without_restarts(healthy):
+    active = pair.active_node(healthy)
+    node = healthy.node(active)
+    before = running_state(healthy)
+    text = node.exec(["cat", pair.NODE_CONFIG]).stdout
+    grouped = text.replace("layout = parallel ", "layout = group ", 1)
+    assert grouped != text
+    node.exec(["install", "-m", "0600", "/dev/stdin", "/root/cluster-group.conf"], input=grouped, check=True)
+    for path, members in (("/root/cluster-group.conf", MEMBERS), (pair.NODE_CONFIG, MEMBERS[:4])):
+        result = node.exec(["xcatha", "cluster-config", "apply", "-c", path], timeout=300)
+        assert result.returncode == 0 and "Applied" in result.stdout, result.stdout + result.stderr
+        assert node.exec(["crm_verify", "-L"]).returncode == 0
+        group = ET.fromstring(node.exec(["cibadmin", "--query", "--xpath", "//group[@id='xcatmn']"]).stdout)
+        assert tuple(primitive.get("id") for primitive in group.iter("primitive")) == members
+        assert pair.wait_group_started(healthy, timeout=60) == active
+        assert running_state(healthy) == before  # nothing stopped or started anywhere
     assert_all_services_answer(healthy)
