@@ -90,7 +90,18 @@ def test_killed_service_is_restarted_in_place(healthy):
     journal = node.exec(["journalctl", "-u", "named.service", "--no-pager", "-o", "cat"], timeout=60).stdout
     assert "reported to Pacemaker as a failure of named on %s" % active in journal
     assert pair.wait_group_started(healthy, timeout=60) == active  # recovered in place, not moved
-    assert pair.probe_dns(healthy)
+    # the new main pid may be the agent's start still under way (makedns -n): wait for DNS to answer
+    assert wait_until(lambda: pair.probe_dns(healthy), 90)
+    assert pair.active_node(healthy) == active
+
+
+def wait_until(check, timeout, interval=1.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
 
 
 def failed_operations(lab, via):
