@@ -26,7 +26,7 @@ APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libe
 # What the agents need at run time (the .deb's Depends and the cluster tools), what
 # `make deb` and `make rpm` need, and what the lab and the tests need on top.
 APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents \
-               libxml2-utils iputils-arping rsync python3-click python3-psutil python3-pyroute2
+               libxml2-utils iputils-arping rsync python3-click python3-psutil iproute2
 APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
                python3-wheel python3-venv lintian rpm rpmlint
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \

@@ -276,10 +276,14 @@ def install_units(config, out):
     """The unit settings of a pair member: services disabled at boot, never restarted by
     systemd itself, the boot cleanup enabled.  Changes no running service."""
     changed = False
-    for _service, unit, boot in activation.service_units(config):
+    if cluster_config.dhcp_backend(config) == "isc" and services.adapt_dhcpd():
+        changed = True  # takes effect at dhcpd's next start
+        out("  dhcpd: a native unit runs ISC dhcpd (%s), without the init script's 2 s sleep"
+            % services.DHCPD_DEBIAN_UNIT)
+    for service, unit, boot in activation.service_units(config):
         disabled = units.disable_at_boot(boot)
         out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
-        changed = units.write_drop_in(unit, persistent=True) or changed
+        changed = units.write_drop_in(unit, service, persistent=True) or changed
     if changed:
         units.daemon_reload()
     out("  the services are restarted by the cluster only, never by systemd itself (drop-in %s)"

@@ -58,8 +58,21 @@ def test_render_is_valid_and_complete(rendered):
     config, _, _, new = rendered
     assert subprocess.run(["crm_verify", "--xml-file", str(new)]).returncode == 0
     root = ET.parse(new).getroot()
+    # the default layout, parallel: the chain in the group, the services beside it, after it and with it
     group = root.find(".//group[@id='xcatmn']")
-    assert [p.get("id") for p in group.findall("primitive")] == list(cluster_config.MEMBERS)
+    assert [p.get("id") for p in group.findall("primitive")] == ["vip", "shared-data", "db", "xcatd"]
+    resources = root.find("configuration/resources")
+    assert [p.get("id") for p in resources.findall("primitive") if p.get("class") == "ocf"] == \
+        ["named", "dhcpd", "conserver", "http"]
+    order = root.find(".//rsc_order[@id='xcatmn-then-services']")
+    assert [[ref.get("id") for ref in s] + [s.get("sequential")] for s in order.findall("resource_set")] == [
+        ["xcatmn", None], ["named", "dhcpd", "conserver", "http", "false"]]
+    colocation = root.find(".//rsc_colocation[@id='services-with-xcatmn']")
+    assert colocation.get("score") == "INFINITY"
+    assert [[ref.get("id") for ref in s] + [s.get("sequential")] for s in colocation.findall("resource_set")] == [
+        ["named", "dhcpd", "conserver", "http", "false"], ["xcatmn", None]]
+    meta = {n.get("name"): n.get("value") for n in root.find(".//primitive[@id='dhcpd']/meta_attributes")}
+    assert meta == {"resource-stickiness": "100", "migration-threshold": "5", "failure-timeout": "10min"}
     # op timeouts and intervals come from the agents' meta-data (db: start 120 s, monitors every 30 s and 60 s)
     db_ops = {(op.get("name"), op.get("interval"), op.get("timeout")) for op in root.iter("op")
               if op.get("id", "").startswith("db-")}
