@@ -71,7 +71,8 @@ def test_going_back_from_kea_to_isc_is_no_admin_parameter_to_keep(tmp_path):
     settings = cluster_config._admin_settings(cib_with_backend("kea"), config)
     assert settings["dhcpd"]["instance"] == {}
     creates = [c for c in cluster_config.pcs_commands(config) if c[:3] == ["resource", "create", "dhcpd"]]
-    assert creates == [["resource", "create", "dhcpd", "ocf:xcat:dhcpd", "backend=isc", "--group", "xcatmn"]]
+    # The default (parallel) layout: dhcpd runs beside the group, not in it.
+    assert creates == [["resource", "create", "dhcpd", "ocf:xcat:dhcpd", "backend=isc"]]
 
 
 def test_apply_back_to_isc_pushes_the_changed_backend(runner, tmp_path, monkeypatch):
