@@ -453,7 +453,8 @@ METHOD = """\
 - Crash: SIGKILL of the active node's container and its link down. Times from the survivor's
   pacemaker.log (peer lost, fencing requested/done, each start initiated/done) relative to the
   crash, and the client's first answer of each service: ping (0.3 s wait), TCP connect to
-  xcatd:3001, dig for the MN's A record, psql `SELECT count(*) FROM site` on xcatdb, each
+  xcatd:3001, dig for the MN's A record, psql `SELECT count(*) FROM site` on xcatdb, TCP connect to
+  the console server's port (782), each
   repeated every 0.1 s, and a DHCP DISCOVER for a compute node's MAC every 0.25 s until the
   OFFER of its fixed address (its host entry) arrives. Trials alternate nodes: each crashes
   whichever node is active; the fenced node's virtual BMC boots it 30 s after fencing (a
