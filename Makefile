@@ -179,10 +179,10 @@ lab-shell:
 
 bench: deps venv
 	$(VENV)/bin/python -m pip install -q matplotlib
-	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS)
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter)
 
 faults: deps venv
-	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED))
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter)
 
 clean:
 	rm -rf $(VENV) $(addprefix $(VENV)-,$(PYTHONS)) build lib/*.egg-info .pytest_cache .ruff_cache

@@ -212,13 +212,18 @@ def crash_why(analysis, results):
     if fenced is not None:
         parts.append("fencing done at %.1f s (%.1f s from the request: fence_ipmilan through the virtual BMC%s)" % (
             fenced, fencing or 0, "; one device waits pcmk_delay_base" if cluster.get("fence_delays") else ""))
+    if cluster.get("arbiter", "none") != "none":
+        parts.append("the arbiter (%s) decides quorum at each membership change: its heuristic runs and qnetd "
+                     "answers before Pacemaker may fence" % cluster["arbiter"])
     parts.append("the group's starts %.1f s in all (slowest: %s)" % (
         starts_total, ", ".join("%s %.1f s" % (name, d) for d, name in starts[:3])))
     by_node = {node: s["median"] for node, s in crash["by_crashed_node"].items() if s}
     if len(by_node) > 1:
         parts.append("median by crashed node: %s" % ", ".join("%s %.1f s" % item for item in sorted(by_node.items())))
     closing = ("to close it: detection and fencing alone take %.1f s of the 10; a shorter corosync token "
-               "(e.g. 1000 ms: detection ≈ 2.2 s) and a fence delay only where a split needs it" % (fenced or 0))
+               "(e.g. 1000 ms: detection ≈ 2.2 s)%s" % (fenced or 0, "" if cluster.get("arbiter", "none") != "none"
+                                                       else " and an arbiter instead of the fence delay "
+                                                            "(make bench ARBITER=1)"))
     regenerating = [name for _, name in starts[:3] if name in ("dhcpd", "named", "conserver")]
     if regenerating:
         closing += ("; %s regenerate their configuration at each start (makedhcp -n + restart + makedhcp -a, "
