@@ -302,8 +302,9 @@ def write_report(path, summary, run, extra):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Fault run, seed %s" % summary["seed"], "",
-             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s`" % (
-                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else ""),
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s%s`" % (
+                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
+                 " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else ""),
              "", "| # | kind | target | detail | recovery (s) | outcome | notes |", "|---|---|---|---|---|---|---|"]
     for r in run.records:
         seconds = "-" if r["recovery_s"] is None else "%.1f" % r["recovery_s"]
