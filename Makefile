@@ -25,7 +25,7 @@ APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libe
                libdbi-perl libdbd-pg-perl libdbd-mysql-perl make ucf openssl openssh-client net-tools
 # What the agents need at run time (the .deb's Depends and the cluster tools), what
 # `make deb` and `make rpm` need, and what the lab and the tests need on top.
-APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents \
+APT_RUNTIME := pacemaker corosync corosync-qdevice pcs pacemaker-cli-utils resource-agents fence-agents \
                libxml2-utils iputils-arping rsync python3-click python3-psutil iproute2
 APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
                python3-wheel python3-venv lintian rpm rpmlint
@@ -33,7 +33,7 @@ APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-clie
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps \
                apache2 tftpd-hpa tftp-hpa curl kea-dhcp4-server kea-ctrl-agent \
-               kea-dhcp-ddns-server $(APT_XCAT)
+               kea-dhcp-ddns-server corosync-qnetd $(APT_XCAT)
 # xCAT's own source (a tarball of xcat-core or a directory); the lab installs it in its
 # nodes.  Default: ../shared/xcat-core/xcat-core-*.tar.gz beside the repository; without
 # one the lab falls back to the test-only stand-in and says so.
@@ -186,10 +186,10 @@ lab-shell:
 
 bench: deps venv
 	$(VENV)/bin/python -m pip install -q matplotlib
-	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS)
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter)
 
 faults: deps venv
-	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED))
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter)
 
 clean:
 	rm -rf $(VENV) $(addprefix $(VENV)-,$(PYTHONS)) build lib/*.egg-info .pytest_cache .ruff_cache

@@ -15,7 +15,7 @@ try:
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from lab import frozen, pair  # noqa: E402
+from lab import arbiter, frozen, pair  # noqa: E402
 from lab.util import log  # noqa: E402
 
 from . import agentcost, failover, groups, machine, monitorcost, plot, report  # noqa: E402
@@ -45,6 +45,8 @@ def parse_args(argv):
     parser.add_argument("--skip", default="", help="comma-separated parts to leave out: " + ",".join(PARTS))
     parser.add_argument("--reuse", action="store_true", help="use the bench lab if it is up, instead of building it")
     parser.add_argument("--keep", action="store_true", help="leave the lab up (with our group) afterwards")
+    parser.add_argument("--arbiter", action="store_true", help="run the pair with the arbiter (corosync-qnetd "
+                        "in the client namespace, [quorum] arbiter) instead of the fence delay")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (bench/results)")
     args = parser.parse_args(argv)
     args.skip = {part for part in args.skip.split(",") if part}
@@ -63,7 +65,8 @@ class Run:
         self.stock = groups.stock_group(self.lab.cfg)
         self.results = {"started": now(), "settings": {
             "trials": args.trials, "window_s": args.window, "monitor_runs": args.monitor_runs,
-            "action_runs": args.action_runs, "settle_s": args.settle, "skipped": sorted(args.skip)},
+            "action_runs": args.action_runs, "settle_s": args.settle, "skipped": sorted(args.skip),
+            "arbiter": args.arbiter},
             "load": [], "errors": {}, "groups": {
                 "ours": {"group": dataclasses.asdict(groups.OURS)},
                 "stock": {"group": dataclasses.asdict(self.stock)}}}
@@ -88,6 +91,8 @@ class Run:
             log.info("bench: reusing the running bench lab (agents as copied when it was built)")
         else:
             frozen.build(self.lab)
+        if self.args.arbiter and not arbiter.running(self.lab):
+            arbiter.enable(self.lab)
         groups.switch(self.lab, groups.OURS, (groups.OURS, self.stock))
         self.results["machine"] = machine.describe(self.lab)
 

@@ -3,7 +3,7 @@
 Crash: the active node's container is killed at once and its link taken down.
 From the client namespace every service is probed through the VIP until it
 answers (VIP ping, xcatd on 3001, the DNS A record, a DHCP offer, SQL on
-xcatdb); the survivor's pacemaker.log gives detection (peer lost), fencing
+xcatdb, the console server's port); the survivor's pacemaker.log gives detection (peer lost), fencing
 (requested, done) and each member's start (initiated, done), relative to the
 crash.  Then the fenced node boots again (its virtual BMC powers it on) and
 rejoins; the next trial starts from a healthy pair and crashes the node that is

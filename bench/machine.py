@@ -61,4 +61,17 @@ def cluster_settings(lab):
             settings["totem_" + key] = result.stdout.rsplit("=", 1)[1].strip()
     result = node.exec(["cibadmin", "--query", "--xpath", "//nvpair[@name='pcmk_delay_base']"], timeout=30)
     settings["fence_delays"] = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    settings["arbiter"] = arbiter_setting(node)
     return settings
+
+
+def arbiter_setting(node):
+    """The quorum device as corosync runs it: 'HOST (ALGORITHM, heuristics MODE)', or 'none'."""
+    result = node.exec(["corosync-cmapctl", "-b", "quorum.device"], timeout=30)
+    device = dict(line.split(" = ", 1) for line in result.stdout.splitlines() if " = " in line)
+    values = {key.split(" (", 1)[0]: value for key, value in device.items()}
+    host = values.get("quorum.device.net.host")
+    if not host:
+        return "none"
+    return "%s (%s, heuristics %s)" % (host, values.get("quorum.device.net.algorithm", "?"),
+                                       values.get("quorum.device.heuristics.mode", "off"))

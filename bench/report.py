@@ -212,13 +212,18 @@ def crash_why(analysis, results):
     if fenced is not None:
         parts.append("fencing done at %.1f s (%.1f s from the request: fence_ipmilan through the virtual BMC%s)" % (
             fenced, fencing or 0, "; one device waits pcmk_delay_base" if cluster.get("fence_delays") else ""))
+    if cluster.get("arbiter", "none") != "none":
+        parts.append("the arbiter (%s) decides quorum at each membership change: its heuristic runs and qnetd "
+                     "answers before Pacemaker may fence" % cluster["arbiter"])
     parts.append("the group's starts %.1f s in all (slowest: %s)" % (
         starts_total, ", ".join("%s %.1f s" % (name, d) for d, name in starts[:3])))
     by_node = {node: s["median"] for node, s in crash["by_crashed_node"].items() if s}
     if len(by_node) > 1:
         parts.append("median by crashed node: %s" % ", ".join("%s %.1f s" % item for item in sorted(by_node.items())))
     closing = ("to close it: detection and fencing alone take %.1f s of the 10; a shorter corosync token "
-               "(e.g. 1000 ms: detection ≈ 2.2 s) and a fence delay only where a split needs it" % (fenced or 0))
+               "(e.g. 1000 ms: detection ≈ 2.2 s)%s" % (fenced or 0, "" if cluster.get("arbiter", "none") != "none"
+                                                       else " and an arbiter instead of the fence delay "
+                                                            "(make bench ARBITER=1)"))
     regenerating = [name for _, name in starts[:3] if name in ("dhcpd", "named", "conserver")]
     if regenerating:
         closing += ("; %s regenerate their configuration at each start (makedhcp -n + restart + makedhcp -a, "
@@ -453,7 +458,8 @@ METHOD = """\
 - Crash: SIGKILL of the active node's container and its link down. Times from the survivor's
   pacemaker.log (peer lost, fencing requested/done, each start initiated/done) relative to the
   crash, and the client's first answer of each service: ping (0.3 s wait), TCP connect to
-  xcatd:3001, dig for the MN's A record, psql `SELECT count(*) FROM site` on xcatdb, each
+  xcatd:3001, dig for the MN's A record, psql `SELECT count(*) FROM site` on xcatdb, TCP connect to
+  the console server's port (782), each
   repeated every 0.1 s, and a DHCP DISCOVER for a compute node's MAC every 0.25 s until the
   OFFER of its fixed address (its host entry) arrives. Trials alternate nodes: each crashes
   whichever node is active; the fenced node's virtual BMC boots it 30 s after fencing (a

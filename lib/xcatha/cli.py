@@ -77,10 +77,10 @@ def _load(path, dry_run=False):
 
 def _failures():
     """The exceptions a command turns into one line and exit status 1."""
-    from xcatha import activation, backup, cluster_config, pair_setup, run
+    from xcatha import activation, arbiter, backup, cluster_config, pair_setup, run
     from xcatha.ocf import OcfError
-    return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, OcfError, OSError,
-            run.CommandTimeout, ValueError, backup.BackupError)
+    return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, arbiter.ArbiterError,
+            OcfError, OSError, run.CommandTimeout, ValueError, backup.BackupError)
 
 
 def _guarded(function, *args, **kwargs):
@@ -234,6 +234,15 @@ def cluster_config_apply(path, dry_run, force):
     agent parameters, op timeouts, target-role."""
     from xcatha import cluster_config
     _guarded(cluster_config.apply, _load(path, dry_run), dry_run=dry_run, out=click.echo, force=force)
+
+
+@cluster_config_group.command("holds-vip")
+@config_option
+def cluster_config_holds_vip(path):
+    """Exit 0 when this host holds the VIP, else 1: the arbiter's heuristic (corosync-qdevice runs
+    it at each membership change, so that a split leaves the node that runs the group)."""
+    from xcatha import arbiter
+    sys.exit(0 if _guarded(arbiter.holds_vip, _load(path)) else 1)
 
 
 @cluster_config_group.command("export")

@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 
-from xcatha import run
+from xcatha import arbiter, run
 from xcatha.log import REDACTED, log
 
 GROUP = "xcatmn"
@@ -122,10 +122,22 @@ def load(path=DEFAULT_PATH):
         nodes.append(Node(name, items["address"], fence))
     if len(nodes) != 2:
         raise ConfigError("%s: exactly two [node NAME] sections are required, found %d" % (path, len(nodes)))
+    _check_arbiter(path, values.get("quorum", {}), nodes)
     config = PairConfig(values, nodes, path)
     from xcatha import backup
     backup.settings(config)  # [backup] is checked here: a bad value is one line before anything runs
     return config
+
+
+def _check_arbiter(path, quorum, nodes):
+    if not quorum.get("arbiter"):
+        return
+    delayed = [node.name for node in nodes if node.fence.get("delay")]
+    if delayed:
+        raise ConfigError("%s: [node %s] fence_delay with [quorum] arbiter: the arbiter decides a split, so a fence "
+                          "delay would only slow down every failover; remove fence_delay" % (path, delayed[0]))
+    if not quorum.get("arbiter_port", "5403").isdigit():
+        raise ConfigError("%s: [quorum] arbiter_port must be a port number" % path)
 
 
 def _check_address(path, section, key, value):
@@ -294,9 +306,9 @@ def _admin_settings(root, config):
     (target-role, ...), agent parameters the config leaves alone, and op timeouts."""
     params = resource_params(config)
     for node in config.nodes:
-        params[node.fence_id] = dict(fence_options(node), pcmk_host_list=node.name)
-        if node.fence.get("delay"):
-            params[node.fence_id]["pcmk_delay_base"] = node.fence["delay"]
+        # the delay is ours even when the config sets none (fence_delay removed, or an arbiter)
+        params[node.fence_id] = dict(fence_options(node), pcmk_host_list=node.name,
+                                     pcmk_delay_base=node.fence.get("delay"))
     kept = {}
     for element in root.iter():
         identifier = element.get("id")
@@ -457,8 +469,36 @@ def _last_id(path):
 
 def apply(config, dry_run=False, out=print, force=False):
     """Render, diff, push; returns True when the live configuration changed.  A difference that
-    deletes something from the live configuration is shown and needs force."""
+    deletes something from the live configuration is shown and needs force.  The quorum device
+    (corosync.conf, through pcs) is set before the CIB loses its fence delays and removed only
+    after they are back, so that a split never meets a pair with neither."""
     register_secrets(config, out)
+    quorum, quorum_removes = arbiter.plan(config, arbiter.current())
+    if quorum_removes and not force and not dry_run:
+        for command in quorum:
+            out("would run: pcs %s" % " ".join(command))
+        raise ConfigError("applying %s would remove the quorum device (listed above); nothing was changed. "
+                          "Check it, then run again with --force" % config.path)
+    adding = arbiter.wanted(config) is not None
+    cib_changed = _apply_cib(config, dry_run, out, force,
+                             before=lambda: _quorum(quorum if adding else [], dry_run, out))
+    _quorum([] if adding else quorum, dry_run, out)
+    return cib_changed or bool(quorum and not dry_run)
+
+
+def _quorum(commands, dry_run, out):
+    """Run (or, dry, show) the quorum device's pcs commands; True when there were any."""
+    for command in commands:
+        if dry_run:
+            out("would run: pcs %s" % " ".join(command))
+            continue
+        arbiter.run_pcs(command)
+        out("Ran: pcs %s" % " ".join(command))
+    return bool(commands)
+
+
+def _apply_cib(config, dry_run, out, force, before):
+    """The CIB part of apply; before() runs once the patch is known to be allowed, before it is pushed."""
     workdir = tempfile.mkdtemp(prefix="xcatha-cib-")
     try:
         live, new, patch = (os.path.join(workdir, name) for name in ("live.xml", "new.xml", "patch.xml"))
@@ -471,9 +511,13 @@ def apply(config, dry_run=False, out=print, force=False):
         render(config, live, new)
         changes = diff(live, new)
         if changes is None:
-            out("The cluster configuration is already as %s describes; nothing to change." % config.path)
+            if before():
+                out("The CIB is already as %s describes." % config.path)
+            else:
+                out("The cluster configuration is already as %s describes; nothing to change." % config.path)
             return False
         if dry_run:
+            before()
             out(log.redact(masked(changes)))
             out("(dry run: nothing was changed)")
             return False
@@ -484,6 +528,7 @@ def apply(config, dry_run=False, out=print, force=False):
             raise ConfigError("applying %s would remove %d thing(s) from the live configuration (listed above); "
                               "nothing was changed. Check them, then run again with --force"
                               % (config.path, len(deleted)))
+        before()
         with open(patch, "w", encoding="utf-8") as stream:
             stream.write(changes)
         result = run.run(["cibadmin", "--patch", "--xml-file", patch], timeout=120)
@@ -507,6 +552,10 @@ def export_script(config):
              'cib=$(mktemp); pcs cluster cib "$cib"; cp "$cib" "$cib.new"']
     for command in pcs_commands(config, with_secrets=True):
         lines.append('pcs -f "$cib.new" ' + " ".join(shlex.quote(arg) for arg in command))
+    want = arbiter.wanted(config)
+    if want:
+        lines.append("# the arbiter (corosync.conf): before the CIB without fence delays")
+        lines.append("pcs " + " ".join(shlex.quote(arg) for arg in arbiter.add_command(want)))
     lines.append('pcs cluster cib-push "$cib.new" diff-against="$cib"')
     lines.append('rm -f "$cib" "$cib.new"')
     return "\n".join(lines) + "\n"

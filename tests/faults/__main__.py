@@ -22,6 +22,8 @@ def parse_args(argv):
     ap.add_argument("--report", help="report path (default %s/reports/SEED.md)" % WORKDIR)
     ap.add_argument("--reuse", action="store_true", help="use the fault lab if it is up and healthy")
     ap.add_argument("--keep", action="store_true", help="leave the fault lab up afterwards")
+    ap.add_argument("--arbiter", action="store_true", help="run with the arbiter (corosync-qnetd in the client "
+                    "namespace, [quorum] arbiter) instead of the fence delay")
     ap.add_argument("--list", action="store_true", help="list the fault kinds and exit")
     return ap.parse_args(argv)
 
@@ -38,7 +40,8 @@ def main(argv=None):
     except ValueError as error:
         say(str(error))
         return 2
-    summary, _ = fault_run(args.count, args.seed, names, args.bound, args.report, args.reuse, args.keep, say)
+    summary, _ = fault_run(args.count, args.seed, names, args.bound, args.report, args.reuse, args.keep, say,
+                           with_arbiter=args.arbiter)
     say(json.dumps(summary))
     return 0 if not summary["violations"] and summary["recovered"] == summary["faults"] else 1
 

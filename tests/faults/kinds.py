@@ -14,7 +14,7 @@ import os
 import threading
 import time
 
-from lab import pair, xcat
+from lab import arbiter, pair, xcat
 from lab.util import LabError, run
 
 from . import cluster
@@ -306,13 +306,15 @@ class SharedUnreadable(Fault):
 class Split(Fault):
     kind = "split"
     how = ("a blackhole route to the peer's address in each node's netns (corosync/knet, pcsd: all traffic "
-           "between the nodes; the client and the BMCs stay reachable); fencing must leave one node; healed by "
-           "removing the routes after recovery")
+           "between the nodes; the client and the BMCs stay reachable); fencing must leave one node (with "
+           "--arbiter: the one that ran the group); healed by removing the routes after recovery")
     expected = None
 
     def __init__(self, lab, active, params):
         super().__init__(lab, active, params)
         self.loser = None
+        if arbiter.running(lab):
+            self.expected = "active"   # the arbiter's vote goes to the side holding the VIP
 
     def describe(self):
         return "between %s and %s" % self.lab.cfg.node_names

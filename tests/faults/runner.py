@@ -6,7 +6,7 @@ import random
 import time
 from pathlib import Path
 
-from lab import frozen, pair
+from lab import arbiter, frozen, pair
 from lab.util import LabError, log
 
 from . import cluster, kinds
@@ -63,16 +63,6 @@ class Run:
                                      "kind text NOT NULL, at timestamptz NOT NULL DEFAULT now())" % (TABLE, TABLE))
         if created.returncode != 0:
             raise RuntimeError("cannot create %s in xcatdb: %s" % (TABLE, created.stderr.strip()))
-        port = None
-        for _ in range(15):
-            port = conserver_port(self.lab, pair.active_node(self.lab))
-            if port:
-                break
-            time.sleep(2)
-        if port:
-            self.probes["console"] = lambda lab: probe_tcp(lab, port)
-        else:
-            self.say("   (conserver's port not found: no console probe)")
 
     def run_one(self, number, entry):
         active = pair.active_node(self.lab)
@@ -293,27 +283,6 @@ class Run:
         }
 
 
-# ---------------------------------------------------------------- probes
-def conserver_port(lab, node_name):
-    """The TCP port of the console server's main process, or None while it is not listening.
-    Its children (one per console group) listen on ephemeral ports that change with every
-    start, so the main port is the one below the kernel's ephemeral range; the children
-    may be listening before the main process is."""
-    try:
-        node = lab.node(node_name)
-        out = node.exec(["ss", "-ltnpH"], timeout=30).stdout
-        ephemeral = int(node.exec(["cat", "/proc/sys/net/ipv4/ip_local_port_range"], timeout=30).stdout.split()[0])
-    except (LabError, ValueError, IndexError):
-        return None
-    ports = [int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines() if '(("conserver",' in line]
-    return min((port for port in ports if port < ephemeral), default=None)
-
-
-def probe_tcp(lab, port):
-    code = "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()"
-    return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip, str(port)], timeout=5).returncode == 0
-
-
 # ---------------------------------------------------------------- report
 def outcome_of(record, fault):
     if record["recovery_s"] is None:
@@ -333,8 +302,9 @@ def write_report(path, summary, run, extra):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# Fault run, seed %s" % summary["seed"], "",
-             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s`" % (
-                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else ""),
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s%s`" % (
+                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
+                 " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else ""),
              "", "| # | kind | target | detail | recovery (s) | outcome | notes |", "|---|---|---|---|---|---|---|"]
     for r in run.records:
         seconds = "-" if r["recovery_s"] is None else "%.1f" % r["recovery_s"]
@@ -365,7 +335,8 @@ def write_report(path, summary, run, extra):
 
 
 # ---------------------------------------------------------------- the whole run
-def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print):
+def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print,
+              with_arbiter=False):
     """Build (or reuse) the fault lab, run the plan, tear the lab down (unless keep),
     write the report; returns (summary, report path)."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
@@ -382,6 +353,10 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
             say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
             frozen.build(lab)
             extra["build"] = "%.0f s" % (time.monotonic() - started)
+        if with_arbiter and not arbiter.running(lab):
+            say("setting up the arbiter (corosync-qnetd in the client namespace, [quorum] arbiter)")
+            arbiter.enable(lab)
+        extra["arbiter"] = arbiter.address(lab.cfg) if arbiter.running(lab) else "none (fence_delay on host2)"
         summary = run.execute()
     except Exception as error:  # noqa: BLE001 - whatever stopped the run, report it
         run.violations.add("run failed: %s: %s" % (type(error).__name__, error))

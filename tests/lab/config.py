@@ -16,6 +16,8 @@ HA_MANAGED_UNITS = (
     "kea-dhcp4-server", "kea-ctrl-agent", "kea-dhcp-ddns-server",
 )
 NOISY_UNITS = ("openipmi",)
+# The arbiter's daemon, installed on the host for the lab's arbiter (lab/arbiter.py): a node is no arbiter.
+NOT_NODE_UNITS = ("corosync-qnetd",)
 # The compute nodes xCAT knows in the lab: (name, last octet, MAC); cn1 is the client's
 # DHCP port.  In every host's /etc/hosts, as xCAT's HA guide keeps it on both MNs.
 COMPUTE_NODES = (("cn1", 50, "52:54:00:77:00:50"), ("cn2", 51, None))
@@ -44,7 +46,7 @@ class LabConfig:
     bmc_python: str = sys.executable
     # (host_path, node_path, read_only), bind-mounted into every node.
     binds: list[tuple[str, str, bool]] = field(default_factory=list)
-    disabled_units: tuple[str, ...] = HA_MANAGED_UNITS + NOISY_UNITS
+    disabled_units: tuple[str, ...] = HA_MANAGED_UNITS + NOISY_UNITS + NOT_NODE_UNITS
     boot_timeout: float = 90.0
     # Size limit of the tmpfs holding the nodes' writable layers.
     state_size: str = "8g"

@@ -5,6 +5,7 @@ check from the client namespace that every service answers through the VIP.
 Shared by the cluster tests, make demo, make bench and make faults.
 """
 import concurrent.futures
+import functools
 import json
 import re
 import time
@@ -167,9 +168,14 @@ def probe_vip(lab):
     return lab.client_exec(["ping", "-c", "1", "-W", "1", lab.cfg.vip], timeout=5).returncode == 0
 
 
+def probe_port(lab, port):
+    """A TCP connection to port at the VIP is accepted."""
+    code = "import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()"
+    return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip, str(port)], timeout=5).returncode == 0
+
+
 def probe_xcatd(lab):
-    code = "import socket,sys; socket.create_connection((sys.argv[1], 3001), timeout=1).close()"
-    return lab.client_exec(["/usr/bin/python3", "-c", code, lab.cfg.vip], timeout=5).returncode == 0
+    return probe_port(lab, 3001)
 
 
 def resolves(lab, name, address):
@@ -290,7 +296,26 @@ def sql(lab, statement):
     return lab.client_exec(argv, env=env, timeout=10)
 
 
-PROBES = {"vip": probe_vip, "xcatd": probe_xcatd, "dns": probe_dns, "dhcp": probe_dhcp, "sql": probe_sql}
+CONSOLE_PORTS = {"conserver": 782, "goconserver": 12430}  # the servers' own defaults (conserver: /etc/services)
+
+
+@functools.cache
+def console_port(net):
+    """The console server's port as the lab's cluster.conf says ([console] port, else the type's default)."""
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    parser.read_string(cluster_config_text(LabConfig(net=net)))
+    return int(parser.get("console", "port", fallback=CONSOLE_PORTS[parser.get("console", "type")]))
+
+
+def probe_console(lab):
+    """The console server's port accepts a connection at the VIP (what `rcons` and xCAT's console
+    commands reach)."""
+    return probe_port(lab, console_port(lab.cfg.net))
+
+
+PROBES = {"vip": probe_vip, "xcatd": probe_xcatd, "dns": probe_dns, "dhcp": probe_dhcp, "sql": probe_sql,
+          "console": probe_console}
 # The MN's real job, with the real xCAT: a compute node can boot (its DHCP answer above, TFTP,
 # HTTP) and xCAT's commands work through the VIP.
 if xcat.real():

@@ -90,7 +90,8 @@ def test_apply_shows_what_it_would_remove_and_changes_nothing_without_force(runn
     monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
     new = str(workdir / "new.xml")
     patch = '<diff format="2"><change operation="delete" path="%s" position="3"/></diff>' % COLOCATION
-    runner.expect(Call(["cibadmin", "--query"], stdout=fixture("cib.xml")),
+    runner.expect(Call(["corosync-cmapctl", "-b", "quorum"], stdout=fixture("corosync-cmapctl-quorum-two-node.txt")),
+                  Call(["cibadmin", "--query"], stdout=fixture("cib.xml")),
                   *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
                   Call(["crm_diff", "--no-version", "--original", str(workdir / "live.xml"), "--new", new], rc=1,
                        stdout=patch))

@@ -99,7 +99,8 @@ def test_apply_moves_a_running_pair_to_the_other_layout_without_force(runner, tm
     workdir = tmp_path / "cib"
     monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
     live_path, new, patch_path = (str(workdir / name) for name in ("live.xml", "new.xml", "patch.xml"))
-    runner.expect(Call(["cibadmin", "--query"], stdout=fixture(live)),
+    runner.expect(Call(["corosync-cmapctl", "-b", "quorum"], stdout=fixture("corosync-cmapctl-quorum-two-node.txt")),
+                  Call(["cibadmin", "--query"], stdout=fixture(live)),
                   *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
                   Call(["crm_diff", "--no-version", "--original", live_path, "--new", new], rc=1,
                        stdout=fixture(patch)),

@@ -80,7 +80,8 @@ def test_apply_back_to_isc_pushes_the_changed_backend(runner, tmp_path, monkeypa
     workdir = tmp_path / "cib"
     monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
     new = str(workdir / "new.xml")
-    runner.expect(Call(["cibadmin", "--query"], stdout=ET.tostring(cib_with_backend("kea"), encoding="unicode")),
+    runner.expect(Call(["corosync-cmapctl", "-b", "quorum"], stdout=fixture("corosync-cmapctl-quorum-two-node.txt")),
+                  Call(["cibadmin", "--query"], stdout=ET.tostring(cib_with_backend("kea"), encoding="unicode")),
                   *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
                   Call(["crm_diff", "--no-version", "--original", str(workdir / "live.xml"), "--new", new], rc=1,
                        stdout=BACK_TO_ISC),
