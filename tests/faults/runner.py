@@ -121,7 +121,7 @@ class Run:
             record["healthy_after"] = self.bring_back(record, number)
         except (LabError, RuntimeError) as error:
             record["diagnostics"]["bringing the pair back"] = "%s\n%s" % (error, self.status_text())
-        self.check_samples(fault, record, started_wall, events)
+        self.check_samples(fault, started_wall)
         record["violations"] = self.violations.since(before)
         record["outcome"] = outcome_of(record, fault)
         record["took_s"] = round(time.time() - started_wall)
@@ -188,14 +188,15 @@ class Run:
                 self.blocked_seen.add((number, name))
                 self.violations.add("%s is blocked or unmanaged: %s" % (name, "; ".join(cluster.failures(root))))
 
-    def check_samples(self, fault, record, started_wall, events):
+    def check_samples(self, fault, started_wall):
         """The invariants on what NodeWatch saw while this fault ran (and the pair came back),
-        then the fault's own checks."""
+        then the fault's own checks (on the logs up to now: the pair coming back counts)."""
         samples = self.nodes.take()
         for attribute, first, second, stamp in overlaps(samples):
             self.violations.add("%s on %s and %s at once (+%.1f s)" % (describe(attribute), first, second,
                                                                       stamp - started_wall))
-        evidence = {"samples": samples, "vip": self.watch.transitions_since(started_wall - 1), "events": events}
+        evidence = {"samples": samples, "vip": self.watch.transitions_since(started_wall - 1),
+                    "events": cluster.events(self.lab, started_wall)}
         try:
             problems = fault.verify(evidence)
         except (kinds.FaultError, LabError) as error:
