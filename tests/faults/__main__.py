@@ -32,7 +32,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.list:
         for name, (cls, _) in kinds.catalogue().items():
-            say("%-22s %s" % (name, cls.how))
+            say("%-22s bound %3.0f s  %s" % (name, cls.bound or args.bound, cls.how))
         return 0
     names = args.kinds.split(",") if args.kinds else None
     try:

@@ -84,6 +84,14 @@ def stuck(root):
     return problems
 
 
+def blocked(root):
+    """Resources Pacemaker gave up on: blocked (a stop failed and no fencing followed) or unmanaged."""
+    if root is None:
+        return []
+    return sorted(name for name, r in resources(root).items()
+                  if r.get("blocked") == "true" or r.get("managed") == "false")
+
+
 def not_running(root):
     """Configured resources that run nowhere (with both nodes up, each should run)."""
     return sorted(name for name, r in resources(root).items() if r.get("active") != "true")
@@ -124,11 +132,12 @@ def fence_history(lab, via):
     return [dict(event.attrib) for event in ET.fromstring(result.stdout).iter("fence_event")]
 
 
-def fenced_since(lab, since, via=None):
+def fenced_since(lab, since, via=None, ask=None):
     """Nodes successfully fenced at or after `since` (epoch seconds), as the running
-    nodes' fencers remember it (asked on `via` first)."""
+    nodes' fencers remember it (asked on `via` first; only the nodes in `ask` if given)."""
     names = [via] if via else []
     names += [n for n in lab.cfg.node_names if n not in names]
+    names = [n for n in names if ask is None or n in ask]
     targets = set()
     for name in names:
         if not lab.node(name).running:
@@ -196,6 +205,12 @@ def events(lab, since):
 # The controller executing a fencing action.  Not the scheduler's "will be fenced": a
 # transition that would fence a node is dropped when its controller rejoins first.
 FENCE_REQUEST = re.compile(r"Requesting fencing \(\w+\) of node (\S+)")
+
+
+def fenced_in_logs(lab, since):
+    """Nodes whose fencing succeeded since `since`, from both nodes' logs: unlike the
+    fencers' memory, the logs survive a crash of every node that saw it."""
+    return sorted({event.split()[0] for _, event in events(lab, since) if " fenced (" in event})
 
 
 def fencing_requested_since(lab, since):

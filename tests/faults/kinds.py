@@ -11,13 +11,14 @@ through the VIP.  Without `reacted` a fault that the monitors have not noticed
 yet would count as recovered at once.
 """
 import os
+import signal
 import threading
 import time
 
 from lab import arbiter, pair, xcat
 from lab.util import LabError, run
 
-from . import cluster
+from . import cluster, invariants
 
 ROLES = ("active", "passive")
 SHARED_DIR = "/HA-data"
@@ -34,6 +35,7 @@ class Fault:
     heal_first = False     # nothing can recover before heal(): the clock starts there
     role = "active"        # default target
     expected = "active"    # where the group should end up: "active", "passive" or None
+    bound = None           # seconds allowed for the recovery (None: the run's bound)
 
     def __init__(self, lab, active, params):
         self.lab = lab
@@ -71,6 +73,17 @@ class Fault:
     def heal(self):
         """Undo what the fault left behind; idempotent."""
         self.healed = True
+
+    def injecting(self):
+        """Block while the fault is still being injected (e.g. a peer crashed again and
+        again); True when the recovery clock starts afterwards, not at inject()."""
+        return False
+
+    def verify(self, evidence):
+        """Problems (violations) found in what was recorded while the fault ran, once the
+        pair is healthy again: evidence has "samples" (NodeWatch), "vip" (the VIP's
+        transitions) and "events" (from pacemaker.log), each (time.time(), ...)."""
+        return []
 
     def expected_on(self):
         return self.node_for(self.expected) if self.expected else None
@@ -409,6 +422,350 @@ class PlannedMove(Fault):
         self.healed = True
 
 
+# ---------------------------------------------------------------- a hung node, a fault during failover, flapping
+class FreezeActive(Fault):
+    kind = "freeze-active"
+    how = ("every process of the active node frozen at once (cgroup v2 freezer of its container: "
+           "cgroup.freeze) for longer than corosync's token timeout, then thawed if still alive (it is usually "
+           "fenced first: the vBMC's power off kills frozen processes); the peer must take the VIP only after "
+           "the frozen node is powered off, and nothing of the frozen node may serve again afterwards")
+    expected = "passive"
+    POLL = 0.1
+
+    @staticmethod
+    def draw(rng):
+        return {"seconds": round(rng.uniform(10, 30), 1)}
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.payload = invariants.payload_cgroup(lab.cfg, self.target)
+        self.init = None
+        self.frozen_at = None
+        self.down_at = None          # time.time() when the frozen node's init was gone (powered off)
+        self.thawed_at = None
+        self.watcher = None
+        self._stop = threading.Event()
+
+    def describe(self):
+        return "frozen for up to %.0f s" % self.params["seconds"]
+
+    def token_ms(self):
+        found = {}
+        for key in ("token", "consensus"):
+            out = self.exec(["corosync-cmapctl", "-g", "runtime.config.totem." + key])
+            found[key] = int(out.rsplit("=", 1)[1])
+        return found
+
+    def inject(self):
+        timings = self.token_ms()
+        if self.params["seconds"] * 1000 <= timings["token"] + timings["consensus"]:
+            self.notes.append("window %.0f s is not longer than token + consensus (%d + %d ms)"
+                              % (self.params["seconds"], timings["token"], timings["consensus"]))
+        self.init = invariants.init_pid(self.payload)
+        if self.init is None:
+            raise FaultError("%s is not running" % self.target)
+        self.write_freeze("1")
+        self.frozen_at = time.time()
+        end = time.monotonic() + 10
+        while "frozen 1" not in (self.payload / "cgroup.events").read_text():
+            if time.monotonic() > end:
+                raise FaultError("%s did not freeze within 10 s" % self.target)
+            time.sleep(0.05)
+        self.notes.append("frozen in %.2f s (token %d ms, consensus %d ms)"
+                          % (time.time() - self.frozen_at, timings["token"], timings["consensus"]))
+        self.watcher = threading.Thread(target=self.watch, name="freeze-watch", daemon=True)
+        self.watcher.start()
+
+    def write_freeze(self, value):
+        try:
+            (self.payload / "cgroup.freeze").write_text(value + "\n")
+        except FileNotFoundError:  # the container's cgroup is gone with the container
+            pass
+
+    def watch(self):
+        """Thaw as soon as the node is powered off (its next boot would start frozen in the
+        same cgroup: the vBMC boots it a few seconds later), or at the end of the window."""
+        while not self._stop.is_set():
+            if invariants.init_pid(self.payload) != self.init:
+                self.down_at = time.time()
+                frozen = self.thawed_at is None
+                self.thaw()
+                self.notes.append("powered off %.1f s after the freeze%s" % (
+                    self.down_at - self.frozen_at, " (while frozen)" if frozen else ", after the thaw"))
+                return
+            if self.thawed_at is None and time.time() - self.frozen_at >= self.params["seconds"]:
+                self.thaw()
+                self.notes.append("thawed after %.0f s, still alive" % (self.thawed_at - self.frozen_at))
+            self._stop.wait(self.POLL)
+
+    def thaw(self):
+        if self.thawed_at is None:
+            self.write_freeze("0")
+            self.thawed_at = time.time()
+
+    def view(self):
+        return self.passive
+
+    def fenced(self, name):
+        # only the peer: a command asking the frozen node's daemons would hang until its timeout
+        return name in cluster.fenced_since(self.lab, self.injected_at, ask=[self.passive])
+
+    def reacted(self, root):
+        return self.fenced(self.target)
+
+    def heal(self):
+        self._stop.set()
+        if self.watcher:
+            self.watcher.join(5)
+        self.thaw()
+        self.healed = True
+
+    def verify(self, evidence):
+        taken = [t for t, node, held in evidence["vip"] if node == self.passive and held and t >= self.injected_at]
+        if taken and self.down_at:
+            self.notes.append("%s took the VIP %.1f s after %s was powered off" % (
+                self.passive, taken[0] - self.down_at, self.target))
+        return freeze_problems(self.target, self.passive, self.injected_at, self.down_at, evidence)
+
+
+def freeze_problems(frozen, peer, injected_at, down_at, evidence):
+    """What freeze-active requires, checked on the recorded evidence: the peer took the VIP
+    only once the frozen node was powered off (down_at), and afterwards nothing the frozen
+    node served before the freeze (its VIP, its database server, xcatd, links) was seen again."""
+    if down_at is None:
+        return ["the frozen node %s was never powered off" % frozen]
+    problems = []
+    taken = [t for t, node, held in evidence["vip"] if node == peer and held and t >= injected_at]
+    if taken and taken[0] < down_at:
+        problems.append("%s took the VIP %.1f s before the frozen %s was powered off"
+                        % (peer, down_at - taken[0], frozen))
+    takeover = taken[0] if taken else down_at
+    again = [t for t, node, held in evidence["vip"] if node == frozen and held and t > takeover]
+    if again:
+        problems.append("the frozen node %s held the VIP again %.1f s after the takeover"
+                        % (frozen, again[0] - takeover))
+    mine = [state for t, node, state in evidence["samples"] if node == frozen and t < injected_at]
+    before = mine[-1] if mine and mine[-1] else {}
+    for stamp, node, state in evidence["samples"]:
+        if node != frozen or stamp <= takeover or not state:
+            continue
+        for attribute, identities in before.items():
+            if identities & state.get(attribute, frozenset()):
+                problems.append("the frozen node's %s served again %.1f s after the takeover"
+                                % (invariants.describe(attribute), stamp - takeover))
+                return problems
+    return problems
+
+
+class FaultDuringFailover(Fault):
+    kind = "fault-during-failover"
+    how = ("lab.crash of the active node, then a second fault drawn while the group is starting on the "
+           "survivor, the moment one of its members appears there (the VIP, the database server on the "
+           "shared data, xcatd): the database server or xcatd killed (-9) mid-start, the survivor's corosync "
+           "restarted (systemctl restart corosync: its Pacemaker goes with it), or the survivor crashed too "
+           "(booted again after 10 s, as a node that panics does: nobody fences an only survivor); the pair "
+           "must converge on exactly one MN without losing a committed row")
+    expected = None
+    bound = 180.0
+    SECONDS = {"kill-db": "db", "kill-xcatd": "xcatd", "restart-corosync": None, "crash-survivor": None}
+    STAGES = ("vip", "db", "xcatd")
+    WAIT = 150.0
+    REBOOT_AFTER = 10.0
+
+    @staticmethod
+    def draw(rng):
+        cls = FaultDuringFailover
+        second = rng.choice(sorted(cls.SECONDS))
+        return {"second": second, "stage": cls.SECONDS[second] or rng.choice(cls.STAGES)}
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.survivor = self.passive
+        self.second_at = None
+        self.error = None
+        self.thread = None
+        self._stop = threading.Event()
+
+    def describe(self):
+        return "crash, then %s on %s once its %s started" % (self.params["second"], self.survivor,
+                                                              self.params["stage"])
+
+    def inject(self):
+        self.lab.crash(self.target)
+        self.thread = threading.Thread(target=self.second, name="second-fault", daemon=True)
+        self.thread.start()
+
+    def started_here(self, payload):
+        """Host pids of the stage's member on the survivor ([] while not started; the
+        VIP has none: [0])."""
+        stage = self.params["stage"]
+        if stage == "vip":
+            result = run(["ip", "-n", self.lab.cfg.node_netns(self.survivor), "-o", "-4", "addr", "show"],
+                         check=False, quiet=True)
+            return [0] if " %s/" % self.lab.cfg.vip in result.stdout else []
+        if stage == "db":
+            return invariants.db_pids(payload)
+        return invariants.xcatd_pids(payload)
+
+    def second(self):
+        payload = invariants.payload_cgroup(self.lab.cfg, self.survivor)
+        end = time.monotonic() + self.WAIT
+        while not self._stop.is_set() and time.monotonic() < end:
+            pids = self.started_here(payload)
+            if pids:
+                try:
+                    self.strike(pids)
+                except (LabError, OSError) as error:
+                    self.error = "second fault %s failed: %s" % (self.params["second"], error)
+                return
+            time.sleep(0.05)
+        self.error = "the group did not begin to start on %s within %.0f s" % (self.survivor, self.WAIT)
+
+    def strike(self, pids):
+        second = self.params["second"]
+        stamp = time.time()
+        if second in ("kill-db", "kill-xcatd"):
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            detail = "pid(s) %s" % " ".join(map(str, pids))
+        elif second == "restart-corosync":
+            result = self.node(self.survivor).exec(["systemctl", "--no-block", "restart", "corosync.service"])
+            if result.returncode != 0:
+                raise LabError("systemctl restart corosync: %s" % result.stderr.strip())
+            detail = ""
+        else:
+            self.lab.crash(self.survivor)
+            detail = "booted again after %.0f s" % self.REBOOT_AFTER
+        self.second_at = stamp
+        self.notes.append("%s at +%.1f s %s" % (second, stamp - self.injected_at, detail))
+        if second == "crash-survivor" and not self._stop.wait(self.REBOOT_AFTER):
+            self.lab.boot(self.survivor, wait=False)
+
+    def view(self):
+        return self.survivor if self.lab.node(self.survivor).running else self.target
+
+    def reacted(self, root):
+        if self.error:
+            raise FaultError(self.error)
+        # from the logs: a crash of the only survivor takes the fencers' memory with it
+        return self.second_at is not None and self.target in cluster.fenced_in_logs(self.lab, self.injected_at)
+
+    def heal(self):
+        self._stop.set()
+        if self.thread:
+            self.thread.join(30)
+        self.healed = True
+
+
+class FlappingPeer(Fault):
+    kind = "flapping-peer"
+    how = ("lab.crash of the passive node, and again as soon as it has rejoined (online in the active's view, "
+           "then a drawn delay of 0-3 s: its probes may be running), 2 or 3 times; the recovery is counted from "
+           "the last crash. The active must not move or restart anything: no start or stop of a member on it "
+           "in pacemaker.log, the same main pids and start times of its services (systemd), the VIP never off it")
+    role = "passive"
+    expected = "active"
+    REJOIN = 180.0
+    UNITS = ("postgresql@15-main.service", "mariadb.service", "xcatd.service", "named.service",
+             "isc-dhcp-server.service", "kea-dhcp4-server.service", "conserver-server.service",
+             "goconserver.service", "apache2.service", "tftpd-hpa.service")
+
+    @staticmethod
+    def draw(rng):
+        times = rng.randint(2, 3)
+        return {"times": times, "delays": [rng.choice((0.0, 1.0, 3.0)) for _ in range(times - 1)]}
+
+    def __init__(self, lab, active, params):
+        super().__init__(lab, active, params)
+        self.crashes = []
+        self.before = {}
+
+    def describe(self):
+        return "%d crashes, again %s s after each rejoin" % (
+            self.params["times"], "/".join("%g" % d for d in self.params["delays"]))
+
+    def services(self):
+        """{unit: (MainPID, ActiveEnterTimestampMonotonic)} of the active's running services."""
+        out = self.exec(["systemctl", "show", "-p", "Id,ActiveState,MainPID,ActiveEnterTimestampMonotonic"]
+                        + list(self.UNITS), name=self.active)
+        return running_units(out)
+
+    def inject(self):
+        self.before = self.services()
+        self.crash()
+
+    def crash(self):
+        self.lab.crash(self.target)
+        self.crashes.append(time.time())
+
+    def rejoined(self):
+        """Fenced since its last crash (until then the active may still list it online), and
+        online again in the active's view."""
+        if not self.fenced_after_crash():
+            return False
+        root = cluster.status(self.lab, self.active)
+        return root is not None and self.target in cluster.online(root)
+
+    def fenced_after_crash(self):
+        return self.target in cluster.fenced_since(self.lab, self.crashes[-1], via=self.active)
+
+    def injecting(self):
+        for delay in self.params["delays"]:
+            end = time.monotonic() + self.REJOIN
+            while not self.rejoined():
+                if time.monotonic() > end:
+                    raise FaultError("%s was not fenced and online again within %.0f s after crash %d"
+                                     % (self.target, self.REJOIN, len(self.crashes)))
+                time.sleep(0.5)
+            time.sleep(delay)
+            self.crash()
+        self.notes.append("crashed at +%s s" % ", +".join("%.0f" % (t - self.injected_at) for t in self.crashes))
+        return True
+
+    def view(self):
+        return self.active
+
+    def reacted(self, root):
+        return self.fenced_after_crash()
+
+    def verify(self, evidence):
+        return flapping_problems(self.active, self.before, self.services(), self.injected_at, evidence)
+
+
+def flapping_problems(active, before, after, injected_at, evidence):
+    """What flapping-peer requires of the active node: no start or stop of a member on it
+    (pacemaker.log), its services' main pids and start times unchanged (systemd), the VIP
+    never off it."""
+    problems = []
+    moved = [event for _, event in evidence["events"]
+             if any(event.startswith("%s %s on %s:" % (member, verb, active))
+                    for member in pair.MEMBERS for verb in ("start", "stop"))]
+    if moved:
+        problems.append("the active %s started or stopped members: %s" % (active, "; ".join(moved[:5])))
+    changed = sorted(unit for unit in before if after.get(unit) != before[unit])
+    if changed:
+        problems.append("services restarted on the active %s: %s" % (
+            active, ", ".join("%s %s -> %s" % (unit, before[unit], after.get(unit)) for unit in changed)))
+    lost = [t for t, node, held in evidence["vip"] if node == active and not held and t >= injected_at]
+    if lost:
+        problems.append("the VIP left the active %s at +%.1f s" % (active, lost[0] - injected_at))
+    return problems
+
+
+def running_units(text):
+    """`systemctl show -p Id,ActiveState,MainPID,ActiveEnterTimestampMonotonic` of several
+    units -> {unit: (MainPID, ActiveEnterTimestampMonotonic)} of the active ones."""
+    found = {}
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if fields.get("ActiveState") == "active":
+            found[fields["Id"]] = (fields.get("MainPID"), fields.get("ActiveEnterTimestampMonotonic"))
+    return found
+
+
 # ---------------------------------------------------------------- the catalogue and the plan
 def catalogue():
     """kind -> (class, fixed parameters), in a stable order."""
@@ -416,7 +773,8 @@ def catalogue():
     for cls in (CrashActive, CrashPassive, KillCorosync, KillDaemon):
         kinds[cls.kind] = (cls, {})
     kinds.update(kill_service_kinds())
-    for cls in (VipRemoved, LinkReplaced, SharedUnreadable, Split, Standby, PlannedMove):
+    for cls in (VipRemoved, LinkReplaced, SharedUnreadable, Split, Standby, PlannedMove, FreezeActive,
+                FaultDuringFailover, FlappingPeer):
         kinds[cls.kind] = (cls, {})
     return kinds
 

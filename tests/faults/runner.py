@@ -10,7 +10,7 @@ from lab import arbiter, frozen, pair
 from lab.util import LabError, log
 
 from . import cluster, kinds
-from .invariants import Violations, VipWatch
+from .invariants import NodeWatch, Violations, VipWatch, describe, overlaps
 
 BOUND = 120.0           # fault injected (or healed) -> group started on one node, every service answers
 HEALTHY_BOUND = 300.0   # -> both nodes online, every resource running, failures cleaned up
@@ -36,12 +36,16 @@ class Run:
         self.committed = set()       # ids of rows committed to xcatdb
         self.probes = dict(pair.PROBES)
         self.watch = None
+        self.nodes = None
         self.aborted = None
+        self.blocked_seen = set()     # (fault number, resource) already reported
 
     # ------------------------------------------------------------ the run
     def execute(self):
         self.watch = VipWatch(self.lab, self.violations)
         self.watch.start()
+        self.nodes = NodeWatch(self.lab)
+        self.nodes.start()
         try:
             self.prepare()
             for number, entry in enumerate(self.plan, 1):
@@ -55,6 +59,7 @@ class Run:
                     break
         finally:
             self.watch.stop()
+            self.nodes.stop()
         return self.summary()
 
     def prepare(self):
@@ -67,9 +72,10 @@ class Run:
     def run_one(self, number, entry):
         active = pair.active_node(self.lab)
         fault = kinds.make(self.lab, active, entry)
+        bound = fault.bound or self.bound
         record = {"n": number, "kind": entry["kind"], "target": fault.target, "detail": "", "active": active,
-                  "recovery_s": None, "where": None, "outcome": "", "notes": fault.notes, "events": [],
-                  "diagnostics": {}, "healthy_after": False}
+                  "recovery_s": None, "bound_s": bound, "where": None, "outcome": "", "notes": fault.notes,
+                  "events": [], "diagnostics": {}, "healthy_after": False}
         before = len(self.violations)
         self.insert_row(number, entry["kind"])
         fault.injected_at = started_wall = time.time()
@@ -83,38 +89,43 @@ class Run:
                     fault.notes.append("at the end of the %.0f s window: %s" % (fault.window, self.glance(fault)))
                     fault.heal()
                     clock = time.monotonic()
-                record["recovery_s"], record["where"], why = self.wait_recovered(fault, clock)
+                elif fault.injecting():
+                    clock = time.monotonic()
+                record["recovery_s"], record["where"], why = self.wait_recovered(fault, clock, bound, number)
             except (kinds.FaultError, LabError) as error:
                 why = "injection failed: %s" % error
             if record["recovery_s"] is None:
-                self.violations.add("not recovered within %.0f s: %s" % (self.bound, why))
+                self.violations.add("not recovered within %.0f s: %s" % (bound, why))
                 record["diagnostics"] = self.diagnostics(started_wall)
             else:
                 self.check_after(fault, record)
         finally:
             fault.heal()
-        record["events"] = ["%+6.1f s  %s" % (stamp - started_wall, event)
-                            for stamp, event in cluster.events(self.lab, started_wall)][:25]
+        events = cluster.events(self.lab, started_wall)
+        record["events"] = ["%+6.1f s  %s" % (stamp - started_wall, event) for stamp, event in events][:25]
         fenced = cluster.fenced_since(self.lab, started_wall)
         reasons = cluster.fence_reasons(self.lab, started_wall)
         for node in fenced:
             fault.notes.append("%s fenced (%s)" % (node, reasons.get(node, "no reason logged")))
         try:
-            record["healthy_after"] = self.bring_back(record)
+            record["healthy_after"] = self.bring_back(record, number)
         except (LabError, RuntimeError) as error:
             record["diagnostics"]["bringing the pair back"] = "%s\n%s" % (error, self.status_text())
+        self.check_samples(fault, started_wall)
         record["violations"] = self.violations.since(before)
         record["outcome"] = outcome_of(record, fault)
+        record["took_s"] = round(time.time() - started_wall)
         return record
 
     # ------------------------------------------------------------ recovery
-    def wait_recovered(self, fault, clock):
+    def wait_recovered(self, fault, clock, bound, number):
         """(seconds, node, None) once the cluster reacted, the group is started on one node and
         every service answers; (None, None, why) when the bound passes first."""
-        deadline = clock + self.bound
+        deadline = clock + bound
         why = "the cluster did not react"
         while time.monotonic() < deadline:
             root = cluster.status(self.lab, fault.view())
+            self.check_blocked(root, number)
             where = cluster.group_on(root)
             if not where:
                 why = "group not started (as %s sees it)" % (fault.view() or "a running node")
@@ -159,6 +170,30 @@ class Run:
             cluster.group_on(root) or "no node", "no answer from " + ", ".join(silent) if silent
             else "every service answers", "; ".join(cluster.failures(root)) or "none")
 
+    def check_blocked(self, root, number):
+        """Pacemaker giving up on a resource is never the answer here: with fencing, a stop that
+        fails is followed by fencing, and every other failure by a restart or a move."""
+        for name in cluster.blocked(root):
+            if (number, name) not in self.blocked_seen:
+                self.blocked_seen.add((number, name))
+                self.violations.add("%s is blocked or unmanaged: %s" % (name, "; ".join(cluster.failures(root))))
+
+    def check_samples(self, fault, started_wall):
+        """The invariants on what NodeWatch saw while this fault ran (and the pair came back),
+        then the fault's own checks (on the logs up to now: the pair coming back counts)."""
+        samples = self.nodes.take()
+        for attribute, first, second, stamp in overlaps(samples):
+            self.violations.add("%s on %s and %s at once (+%.1f s)" % (describe(attribute), first, second,
+                                                                      stamp - started_wall))
+        evidence = {"samples": samples, "vip": self.watch.transitions_since(started_wall - 1),
+                    "events": cluster.events(self.lab, started_wall)}
+        try:
+            problems = fault.verify(evidence)
+        except (kinds.FaultError, LabError) as error:
+            problems = ["cannot check the fault's own requirements: %s" % error]
+        for problem in problems:
+            self.violations.add(problem)
+
     def check_after(self, fault, record):
         root = cluster.status(self.lab, fault.view())
         for problem in cluster.stuck(root) if root is not None else ["no cluster status after recovery"]:
@@ -199,13 +234,14 @@ class Run:
             self.violations.add("rows committed before the fault are gone from xcatdb: %s" % missing)
 
     # ------------------------------------------------------------ back to a healthy pair
-    def bring_back(self, record):
+    def bring_back(self, record, number):
         """Both nodes up and online, every resource running, then failures cleaned up."""
         end = time.monotonic() + HEALTHY_BOUND
         self.power_on_left_off(record)
         offline_since = {}
         while time.monotonic() < end:
             root = cluster.status(self.lab)
+            self.check_blocked(root, number)
             if (root is not None and cluster.online(root) == sorted(self.lab.cfg.node_names)
                     and cluster.group_on(root) and not cluster.fencing_pending(self.lab)):
                 if not cluster.not_running(root) or time.monotonic() > end - 60:
@@ -305,10 +341,12 @@ def write_report(path, summary, run, extra):
              "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s%s`" % (
                  len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
                  " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else ""),
-             "", "| # | kind | target | detail | recovery (s) | outcome | notes |", "|---|---|---|---|---|---|---|"]
+             "", "| # | kind | target | detail | recovery (s) | bound (s) | outcome | notes | took (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in run.records:
         seconds = "-" if r["recovery_s"] is None else "%.1f" % r["recovery_s"]
-        cells = [str(r["n"]), r["kind"], r["target"], r["detail"], seconds, r["outcome"], "; ".join(r["notes"])]
+        cells = [str(r["n"]), r["kind"], r["target"], r["detail"], seconds, "%.0f" % r["bound_s"], r["outcome"],
+                 "; ".join(r["notes"]), str(r.get("took_s", "-"))]
         lines.append("| %s |" % " | ".join(cell.replace("|", "/") for cell in cells))
     recovery = sorted(r["recovery_s"] for r in run.records if r["recovery_s"] is not None)
     lines += ["", "## Totals", "",
@@ -317,12 +355,18 @@ def write_report(path, summary, run, extra):
               "- recovery: max %s s, median %s s" % (summary["max_recovery_s"],
                                                       recovery[len(recovery) // 2] if recovery else None),
               "- probes through the VIP, from the client: %s" % ", ".join(run.probes),
-              "- VIP sampler: %s" % json.dumps(run.watch.summary() if run.watch else {})]
+              "- VIP sampler: %s" % json.dumps(run.watch.summary() if run.watch else {}),
+              "- node sampler (db servers on the shared data, xcatd, links): %s" % json.dumps(
+                  run.nodes.summary() if run.nodes else {})]
     lines += ["- %s: %s" % item for item in extra.items()]
     if run.aborted:
         lines.append("- run stopped early: %s" % run.aborted)
+    lines += ["", "## Recovery by kind", "",
+              "| kind | bound (s) | faults | recovered | recovery (s): min / median / max |",
+              "|---|---|---|---|---|"] + by_kind(run)
     lines += ["", "## Violations", ""] + (["- %s" % v for v in summary["violations"]] or ["none"])
-    lines += ["", "## Kinds", ""] + ["- **%s**: %s" % (name, cls.how) for name, (cls, _) in kinds.catalogue().items()]
+    lines += ["", "## Kinds", ""] + ["- **%s** (bound %.0f s): %s" % (name, cls.bound or run.bound, cls.how)
+                                     for name, (cls, _) in kinds.catalogue().items()]
     lines += ["", "## Per fault: cluster events (from pacemaker.log, seconds after injection)", ""]
     for r in run.records:
         lines += ["### %d. %s on %s %s — %s" % (r["n"], r["kind"], r["target"], r["detail"], r["outcome"]), ""]
@@ -332,6 +376,17 @@ def write_report(path, summary, run, extra):
         lines.append("")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def by_kind(run):
+    """One table row per kind of the catalogue (kinds not in the plan: no faults)."""
+    rows = []
+    for name, (cls, _) in kinds.catalogue().items():
+        records = [r for r in run.records if r["kind"] == name]
+        times = sorted(r["recovery_s"] for r in records if r["recovery_s"] is not None)
+        spread = "%.1f / %.1f / %.1f" % (times[0], times[len(times) // 2], times[-1]) if times else "-"
+        rows.append("| %s | %.0f | %d | %d | %s |" % (name, cls.bound or run.bound, len(records), len(times), spread))
+    return rows
 
 
 # ---------------------------------------------------------------- the whole run

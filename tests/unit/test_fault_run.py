@@ -1,0 +1,158 @@
+"""The fault run's pure parts: the plan a seed draws, and the invariants checked on
+samples recorded while faults run (tests/faults)."""
+import random
+
+import pytest
+
+from faults import kinds
+from faults.invariants import overlaps
+
+NEW_KINDS = ("freeze-active", "fault-during-failover", "flapping-peer")
+
+
+# ---------------------------------------------------------------- the plan
+def test_the_same_seed_draws_the_same_plan():
+    assert kinds.draw_plan(random.Random(7), 40) == kinds.draw_plan(random.Random(7), 40)
+    assert kinds.draw_plan(random.Random(7), 40) != kinds.draw_plan(random.Random(8), 40)
+
+
+def test_one_round_covers_every_kind_once():
+    catalogue = kinds.catalogue()
+    plan = kinds.draw_plan(random.Random(3), len(catalogue))
+    assert sorted(entry["kind"] for entry in plan) == sorted(catalogue)
+    assert set(NEW_KINDS) <= set(catalogue)
+
+
+def test_unknown_kinds_are_refused():
+    with pytest.raises(ValueError, match="unknown fault kind.*freeze-passive"):
+        kinds.draw_plan(random.Random(0), 1, ["freeze-passive"])
+
+
+def test_the_new_kinds_draw_their_parameters_from_the_seed():
+    plan = kinds.draw_plan(random.Random(11), 60, list(NEW_KINDS))
+    assert [entry["kind"] for entry in plan].count("freeze-active") == 20
+    for entry in plan:
+        if entry["kind"] == "freeze-active":
+            assert 10 <= entry["seconds"] <= 30
+        elif entry["kind"] == "fault-during-failover":
+            assert entry["second"] in kinds.FaultDuringFailover.SECONDS
+            assert entry["stage"] in kinds.FaultDuringFailover.STAGES
+            fixed = kinds.FaultDuringFailover.SECONDS[entry["second"]]
+            assert fixed is None or entry["stage"] == fixed      # a kill strikes the member it kills
+        else:
+            assert entry["times"] in (2, 3) and len(entry["delays"]) == entry["times"] - 1
+    seconds = {entry["second"] for entry in plan if entry["kind"] == "fault-during-failover"}
+    assert seconds == set(kinds.FaultDuringFailover.SECONDS)
+
+
+def test_every_kind_has_a_description_and_a_bound_where_the_default_is_too_short():
+    for name, (cls, _) in kinds.catalogue().items():
+        assert cls.how, name
+    assert kinds.FaultDuringFailover.bound > 120
+
+
+# ---------------------------------------------------------------- two holders at once
+PG_A, PG_B, PG_A2 = frozenset({(100, "5")}), frozenset({(200, "9")}), frozenset({(130, "77")})
+NONE = frozenset()
+
+
+def sample(stamp, node, db=NONE, xcatd=NONE, link=NONE):
+    return (stamp, node, {"db": db, "xcatd": xcatd, "link /install": link})
+
+
+def test_a_handover_is_no_overlap():
+    samples = [sample(1, "host1", db=PG_A), sample(2, "host2"), sample(3, "host1"),
+               sample(4, "host2", db=PG_B), sample(5, "host1"), sample(6, "host2", db=PG_B)]
+    assert overlaps(samples) == []
+
+
+def test_the_same_server_on_both_sides_of_the_peers_sample_is_an_overlap():
+    samples = [sample(1, "host1", db=PG_A), sample(2, "host2", db=PG_B), sample(3, "host1", db=PG_A)]
+    assert overlaps(samples) == [("db", "host1", "host2", 2)]
+
+
+def test_a_server_restarted_between_samples_may_have_stopped_meanwhile():
+    samples = [sample(1, "host1", db=PG_A), sample(2, "host2", db=PG_B), sample(3, "host1", db=PG_A2)]
+    assert overlaps(samples) == []
+
+
+def test_a_node_that_is_off_holds_nothing():
+    samples = [(1, "host1", None), sample(2, "host2", xcatd=frozenset({(4711, "12")})), (3, "host1", None)]
+    assert overlaps(samples) == []
+
+
+def test_links_and_xcatd_are_checked_like_the_database():
+    link = frozenset({(12, 34)})
+    samples = [sample(1, "host1", link=link, xcatd=frozenset({"1"})), sample(2, "host2", link=frozenset({(56, 78)})),
+               sample(3, "host1", link=link, xcatd=frozenset({"1"})), sample(4, "host2", xcatd=frozenset({"2"})),
+               sample(5, "host1", link=link, xcatd=frozenset({"1"}))]
+    assert overlaps(samples) == [("link /install", "host1", "host2", 2), ("xcatd", "host1", "host2", 4)]
+
+
+def test_one_finding_per_attribute():
+    samples = [sample(t, "host1" if t % 2 else "host2", db=PG_A if t % 2 else PG_B) for t in range(1, 10)]
+    assert overlaps(samples) == [("db", "host1", "host2", 2)]
+
+
+# ---------------------------------------------------------------- the new kinds' own requirements
+def evidence(vip=(), samples=(), events=()):
+    return {"vip": list(vip), "samples": list(samples), "events": list(events)}
+
+
+def test_freeze_the_peer_must_take_the_vip_after_the_power_off():
+    vip = [(100.0, "host1", True), (112.4, "host1", False), (113.0, "host2", True)]
+    assert kinds.freeze_problems("host1", "host2", 101.0, 112.0, evidence(vip)) == []
+    early = [(100.0, "host1", True), (109.0, "host2", True)]
+    assert kinds.freeze_problems("host1", "host2", 101.0, 112.0, evidence(early)) == [
+        "host2 took the VIP 3.0 s before the frozen host1 was powered off"]
+    assert kinds.freeze_problems("host1", "host2", 101.0, None, evidence(vip)) == [
+        "the frozen node host1 was never powered off"]
+
+
+def test_freeze_nothing_of_the_frozen_node_serves_again():
+    vip = [(113.0, "host2", True)]
+    before = sample(100.5, "host1", db=PG_A)
+    later = [sample(120.0, "host1"), sample(125.0, "host1", db=PG_A)]
+    assert kinds.freeze_problems("host1", "host2", 101.0, 112.0, evidence(vip, [before, sample(109, "host1", db=PG_A)]
+                                                                         + later[:1])) == []
+    assert kinds.freeze_problems("host1", "host2", 101.0, 112.0, evidence(vip, [before] + later)) == [
+        "the frozen node's a database server on /HA-data served again 12.0 s after the takeover"]
+    back = vip + [(130.0, "host1", True)]
+    assert kinds.freeze_problems("host1", "host2", 101.0, 112.0, evidence(back)) == [
+        "the frozen node host1 held the VIP again 17.0 s after the takeover"]
+
+
+SYSTEMCTL_SHOW = """\
+Id=postgresql@15-main.service
+ActiveState=active
+MainPID=6304
+ActiveEnterTimestampMonotonic=512345678
+
+Id=mariadb.service
+ActiveState=inactive
+MainPID=0
+ActiveEnterTimestampMonotonic=0
+
+Id=xcatd.service
+ActiveState=active
+MainPID=7001
+ActiveEnterTimestampMonotonic=530000000
+"""
+
+
+def test_running_units_keeps_the_active_ones():
+    assert kinds.running_units(SYSTEMCTL_SHOW) == {"postgresql@15-main.service": ("6304", "512345678"),
+                                                   "xcatd.service": ("7001", "530000000")}
+
+
+def test_flapping_the_active_must_not_restart_or_lose_the_vip():
+    before = kinds.running_units(SYSTEMCTL_SHOW)
+    quiet = evidence(vip=[(99.0, "host1", True), (120.0, "host2", False)],
+                     events=[(110.0, "host2 fenced (reboot)"), (140.0, "db stop on host2: ok")])
+    assert kinds.flapping_problems("host1", before, dict(before), 100.0, quiet) == []
+    after = dict(before, **{"xcatd.service": ("7333", "600000000")})
+    restarted = evidence(vip=[(150.0, "host1", False)], events=[(149.0, "xcatd start on host1: ok")])
+    assert kinds.flapping_problems("host1", before, after, 100.0, restarted) == [
+        "the active host1 started or stopped members: xcatd start on host1: ok",
+        "services restarted on the active host1: xcatd.service ('7001', '530000000') -> ('7333', '600000000')",
+        "the VIP left the active host1 at +50.0 s"]
