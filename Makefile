@@ -78,12 +78,12 @@ install:
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  ln -sfn $(PREFIX)/bin/$$cmd $(SBINDIR)/$$cmd; \
 	done
-	install -D -m 0644 systemd/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-boot-cleanup.service
+	for unit in systemd/*; do install -D -m 0644 $$unit $(UNITDIR)/$$(basename $$unit); done
 
 uninstall:
 	rm -rf $(OCF_ROOT)/resource.d/$(PROVIDER) $(PREFIX)
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
-	rm -f $(UNITDIR)/xcatha-boot-cleanup.service
+	rm -f $(addprefix $(UNITDIR)/,$(notdir $(wildcard systemd/*)))
 
 # Packages, built from a copy of the checkout (tracked and new files, not what
 # .gitignore leaves out) so that a build never writes into the source tree.
@@ -118,7 +118,7 @@ rpm:
 # Debian): `make test` needs the agents where pcs looks for them.  What a
 # development `make install` left is removed first, lest it shadow the package.
 install-deb: deb
-	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service
+	rm -rf $(PREFIX) $(addprefix $(UNITDIR)/,$(notdir $(wildcard systemd/*)))
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  if [ -L $(SBINDIR)/$$cmd ]; then rm -f $(SBINDIR)/$$cmd; fi; \
 	done

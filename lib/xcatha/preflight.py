@@ -10,6 +10,7 @@ import os
 import socket
 
 from xcatha import activation, cluster_config, db, run, shared_data, units, xcat
+from xcatha.log import log
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -100,6 +101,8 @@ def check(config):
                         "add '%s %s' to /etc/hosts on both hosts" % (address, name)))
 
     findings.extend(_cluster_checks(me, peer, config))
+    findings.extend(parity_checks(config, me, peer))
+    findings.extend(sync_checks(config, me))
     return findings
 
 
@@ -166,7 +169,13 @@ def _fence_devices(cib_xml):
 
 
 def record_versions(config, node):
-    """This host's versions as permanent node attributes, for the peer's check to compare."""
+    """This host's versions as permanent node attributes, and with its clock in the shared data
+    (parity), for the peer's check to compare."""
+    from xcatha import parity
+    try:
+        parity.record(config.get("shared", "dir"), node.name, config.get("database", "engine"))
+    except OSError as error:
+        log.warning("cannot record this host's versions in the shared data: %s", error)
     for key, value in _versions(config.get("database", "engine")).items():
         result = run.run(["crm_attribute", "--node", node.name, "--name", "xcatha-version-" + key, "--update",
                           value, "--lifetime", "forever"], timeout=30, quiet=True)
@@ -236,4 +245,68 @@ def _cluster_checks(me, peer, config):
     else:
         findings.append(Finding(FAIL, "corosync two_node is not set: one host alone has no quorum",
                                 "pcs quorum update two_node=1 (cluster stopped), or set it in corosync.conf"))
+    return findings
+
+
+# ---------------------------------------------------------------- issue 16: parity and sync
+def parity_checks(config, me, peer):
+    """This host now against what the peer recorded in the shared data (cluster or not), and
+    whether this host's database server can open the shared database."""
+    from xcatha import parity
+    shared_dir = config.get("shared", "dir")
+    engine = config.get("database", "engine")
+    mine = parity.gather(engine)
+    recorded = parity.read(shared_dir, me.name) or {}
+    mine["clock_offset"] = recorded.get("clock_offset")
+    findings = [Finding(level, what, fix) for level, what, fix in
+                parity.compare(me.name, mine, peer.name, parity.read(shared_dir, peer.name))]
+    if engine != "sqlite":
+        server = db.engine_for(engine, config.get("database", "unit"), config.get("database", "datadir"))
+        data = db.data_version(engine, shared_data.target_of(shared_dir, server.datadir))
+        installed = dict(zip(mine["database"]["majors"], mine["database"]["versions"]))
+        problem = db.version_problem(engine, data, installed, unit=server.unit, host=me.name) if data[0] else None
+        if problem:
+            what, _, fix = problem.partition(": ")
+            findings.append(Finding(FAIL, "%s: the db start would refuse here" % what, fix))
+        elif data[0]:
+            findings.append(Finding(OK, "%s's %s can open the shared database (%s %s)" % (
+                me.name, engine, engine, data[0])))
+    return findings
+
+
+def sync_checks(config, me):
+    """The files that follow the active MN: the path unit, and what a failover would install here."""
+    from xcatha import file_sync
+    findings = []
+    try:
+        files = cluster_config.sync_files(config)
+    except file_sync.SyncError as error:
+        return [Finding(FAIL, str(error), "fix [sync] files in %s" % config.path)]
+    if not files:
+        return [Finding(WARN, "[sync] files is empty: no file follows the active MN",
+                        "list /etc/hosts and /root/.ssh/id_* in [sync] files, as xCAT's HA guide syncs them")]
+    if units.enabled_units(["xcatha-sync.path"]):
+        findings.append(Finding(OK, "xcatha-sync.path is enabled: %s follow the active MN" % " ".join(files)))
+    else:
+        findings.append(Finding(WARN, "xcatha-sync.path is not enabled: changes of %s on the MN reach the "
+                                "shared data only when it stops" % " ".join(files),
+                                "systemctl enable --now xcatha-sync.path (xcatha setup units does it)"))
+    shared_dir = config.get("shared", "dir")
+    manifest = file_sync.read_manifest(shared_dir)
+    if manifest is None:
+        findings.append(Finding(WARN, "no file has been copied into %s yet" % file_sync.store_dir(shared_dir),
+                                "xcatha sync push on the active MN"))
+        return findings
+    holder = shared_data.lease_holder(shared_dir)
+    active = holder is not None and holder.split(".")[0] == me.name.split(".")[0]
+    pending = file_sync.differences(shared_dir, files, (shared_data.own_name(), me.name), pushed=active)
+    for path, why in pending:
+        if active:
+            findings.append(Finding(FAIL, "%s %s on the active MN: not pushed" % (path, why),
+                                    "xcatha sync push (and check xcatha-sync.path)"))
+        else:
+            findings.append(Finding(OK, "%s here %s: a failover to %s installs it (the local one kept as %s%s)"
+                                    % (path, why, me.name, path, file_sync.PREV_SUFFIX)))
+    if not pending:
+        findings.append(Finding(OK, "%s match the copy in the shared data" % " ".join(files)))
     return findings
