@@ -257,23 +257,34 @@ def _split(text, own_names):
 
 
 def merge_hosts(synced, local, own_names):
-    """The active MN's /etc/hosts with this host's own lines: its special-address lines first
-    (where the OS puts them), its lines naming itself where the synced file names it (else
-    right after), and every other line of the synced file in its order."""
+    """The active MN's /etc/hosts with this host's own lines, in the synced file's layout: its
+    special-address lines where the synced file has the MN's (identical ones stay), its lines
+    naming itself where the synced file names it (else after the special lines)."""
     special, own = _split(local, own_names)
-    merged, placed = list(special), False
+    normal = {" ".join(line.split()) for line in special}
+    missing = [line for line in special if " ".join(line.split()) not in
+               {" ".join(other.split()) for other in _split(synced, ())[0]}]
+    merged, placed_special, placed_own = [], False, False
     for line in synced.splitlines():
         fields = line.split("#", 1)[0].split()
         if fields and _special(fields[0]):
+            if " ".join(line.split()) in normal:
+                merged.append(line)
+            elif not placed_special:
+                merged.extend(missing)
+                placed_special = True
             continue
         if fields and _is_own(line, own_names):
-            if not placed:
+            if not placed_own:
                 merged.extend(own)
-                placed = True
+                placed_own = True
             continue
         merged.append(line)
-    if not placed:
-        merged[len(special):len(special)] = own
+    if not placed_special:
+        merged[0:0] = missing
+    if not placed_own:
+        last = max([index for index, line in enumerate(merged) if line in special] or [-1])
+        merged[last + 1:last + 1] = own
     return "\n".join(merged) + "\n"
 
 

@@ -62,3 +62,55 @@ def test_check_recommends_the_step_that_leaves_the_mn_running(runner, host1):
     fixes = [finding.fix for finding in preflight.check(host1)]
     assert "xcatha setup units (changes no running service)" in fixes
     assert not [fix for fix in fixes if "setup finish" in fix]
+
+
+def test_check_reports_each_drift_the_peer_recorded_and_a_data_major_this_host_lacks(runner, host1, monkeypatch):
+    from xcatha import file_sync, shared_data
+    shared = host1.get("shared", "dir")
+    facts = os.path.join(shared, ".xcatha-hosts")
+    os.makedirs(facts)
+    theirs = dict(json.loads(fixture("facts-host1.json")), host="host2", recorded=4102444800.0, clock_offset=3.0)
+    theirs["xcat"] = theirs["xcat"].replace("2.19.0", "2.18.0")
+    with open(os.path.join(facts, "host2.json"), "w") as stream:
+        json.dump(theirs, stream)
+    with open(os.path.join(facts, "host1.json"), "w") as stream:
+        json.dump(dict(theirs, clock_offset=0.0), stream)
+    datadir = os.path.join(shared, "var/lib/postgresql/15/main")
+    os.makedirs(datadir)
+    with open(os.path.join(datadir, "PG_VERSION"), "w") as stream:
+        stream.write("16\n")
+    monkeypatch.setattr(shared_data, "own_name", lambda: "host1")
+    monkeypatch.setattr(units, "local_family", lambda: "debian")
+    monkeypatch.setattr(units, "local_distro", lambda: "debian12")
+    monkeypatch.setattr(units, "local_postgresql_version", lambda family: "15")
+    runner.expect(ip_addr(), Call(["systemctl", "is-enabled", "xcatha-sync.path"], rc=1, stdout="disabled\n"))
+    me, peer = activation.whoami(host1)
+    found = {f.what: (f.level, f.fix) for f in preflight.parity_checks(host1, me, peer)
+             + preflight.sync_checks(host1, me)}
+    xcat_line = [what for what in found if what.startswith("xCAT differs")]
+    assert xcat_line and found[xcat_line[0]][0] == preflight.FAIL
+    assert found["the clocks of host1 and host2 are 3.0 s apart (each against the shared storage's clock, when last "
+                 "recorded)"][0] == preflight.FAIL
+    refused = "the database in %s is PostgreSQL 16 (PG_VERSION) but host1 has PostgreSQL 15: the db start would " \
+              "refuse here" % datadir
+    assert found[refused] == (preflight.FAIL, "install PostgreSQL 16 on host1, the major version of the other host "
+                              "(a data directory moves to another major only with pg_upgrade)")
+    assert found["xcatha-sync.path is not enabled: changes of /etc/hosts /root/.ssh/id_* on the MN reach the shared "
+                 "data only when it stops"][0] == preflight.WARN
+    assert found["no file has been copied into %s yet" % file_sync.store_dir(shared)][0] == preflight.WARN
+
+
+def test_check_on_the_mn_fails_a_file_that_was_not_pushed(runner, host1, tmp_path, monkeypatch):
+    from xcatha import file_sync, shared_data
+    shared = host1.get("shared", "dir")
+    monkeypatch.setattr(shared_data, "own_name", lambda: "host1")
+    shared_data.take_lease(shared)
+    local = tmp_path / "root"
+    (local / "etc").mkdir(parents=True)
+    (local / "etc/hosts").write_text(fixture("hosts-host1.txt"))
+    file_sync.push(shared, ("/etc/hosts",), "host1", root=str(local), lock=str(tmp_path / "lock"))
+    assert open("/etc/hosts").read() != fixture("hosts-host1.txt")  # this host's differs from what was pushed
+    runner.expect(ip_addr(), SYNC_PATH_ENABLED)
+    found = {f.what: (f.level, f.fix) for f in preflight.sync_checks(host1, activation.whoami(host1)[0])}
+    assert found["/etc/hosts differs from the copy host1 pushed on the active MN: not pushed"] == (
+        preflight.FAIL, "xcatha sync push (and check xcatha-sync.path)")
