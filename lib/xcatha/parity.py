@@ -24,14 +24,16 @@ def facts_path(shared_dir, host):
     return os.path.join(shared_dir, FACTS_DIR, host.split(".", 1)[0] + ".json")
 
 
-def xcat_version():
-    """The first line of `lsxcatd -v` (xCAT's own report, without xcatd), or None."""
-    lsxcatd = xcat.path_of("lsxcatd")
-    if not lsxcatd:
+def xcat_version(xcatroot=xcat.XCATROOT):
+    """What `lsxcatd -v` prints, from xCAT's own xCAT::Version (lsxcatd itself loads every plugin
+    and tries the database, seconds on a standby), or None when xCAT is not installed."""
+    library = os.path.join(xcatroot, "lib/perl")
+    if not os.path.exists(os.path.join(library, "xCAT/Version.pm")):
         return None
     try:
-        result = run.run([lsxcatd, "-v"], env=dict(xcat.environment(), XCATBYPASS="1"), timeout=30, quiet=True)
-    except run.CommandTimeout:
+        result = run.run(["perl", "-I", library, "-MxCAT::Version", "-e", "print xCAT::Version->Version()"],
+                         timeout=30, quiet=True)
+    except (FileNotFoundError, run.CommandTimeout):
         return None
     lines = result.stdout.strip().splitlines() if result.ok else []
     return lines[0] if lines else None
@@ -163,17 +165,3 @@ def _clocks(me, mine, peer, theirs):
     else:
         found.append(("ok", "the clocks of %s and %s are within %.1f s" % (me, peer, CLOCK_LIMIT), ""))
     return found
-
-
-def main(argv):
-    """`python3 -I -m xcatha.parity record SHARED_DIR ENGINE`: the group's start records this
-    host in the background (xCAT's lsxcatd takes a moment; the failover does not wait for it)."""
-    from xcatha import shared_data
-    if len(argv) != 3 or argv[0] != "record":
-        raise SystemExit("usage: python3 -m xcatha.parity record SHARED_DIR ENGINE")
-    record(argv[1], shared_data.own_name(), argv[2])
-
-
-if __name__ == "__main__":
-    import sys
-    main(sys.argv[1:])

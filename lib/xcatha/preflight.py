@@ -1,10 +1,10 @@
 """xcatha check: a preflight of the pair, each finding with the fix.
 
-What can only be seen on the other host (its xCAT and database versions) is compared
-through the cluster: `xcatha setup units` records each host's versions as permanent node
-attributes in the CIB.  The check itself writes nothing.
+What can only be seen on the other host (its OS, xCAT and database versions, its clock) is
+compared with what it recorded in the shared data (parity), whether or not the cluster runs;
+`xcatha setup units` also records each host's versions as permanent node attributes in the
+CIB.  The check itself writes nothing.
 """
-import glob
 import ipaddress
 import os
 import socket
@@ -123,33 +123,16 @@ def _site_master(address):
                    "chdef -t site master=%s" % address)
 
 
-SERVER_BINARIES = {
-    "postgresql": ["/usr/bin/postgres", "/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres"],
-    "mysql": ["/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mysqld"],
-}
-
-
-def _server_binary(engine):
-    for pattern in SERVER_BINARIES.get(engine, []):
-        for candidate in sorted(glob.glob(pattern), reverse=True):
-            if os.access(candidate, os.X_OK):
-                return candidate
-    return None
-
-
 def _versions(engine):
     """The versions both hosts must share: xCAT's and the database server's."""
+    from xcatha import parity
     versions = {}
-    lsxcatd = xcat.path_of("lsxcatd")
-    if lsxcatd:
-        result = run.run([lsxcatd, "-v"], env=dict(xcat.environment(), XCATBYPASS="1"), timeout=30, quiet=True)
-        if result.ok and result.stdout.strip():
-            versions["xcat"] = result.stdout.strip().splitlines()[0]
-    binary = _server_binary(engine)
-    if binary:
-        result = run.run([binary, "--version"], timeout=10, quiet=True)
-        if result.ok:
-            versions[engine] = result.stdout.strip()
+    release = parity.xcat_version()
+    if release:
+        versions["xcat"] = release
+    servers = db.server_versions(engine)
+    if servers:
+        versions[engine] = servers[sorted(servers, key=db._version_key)[-1]]
     return versions
 
 
@@ -196,23 +179,10 @@ def _cluster_checks(me, peer, config):
     except (FileNotFoundError, run.CommandTimeout):
         cib = None
     if cib is None or not cib.ok:
-        findings.append(Finding(WARN, "no cluster runs here: fencing, two_node and the peer's versions not checked",
+        findings.append(Finding(WARN, "no cluster runs here: fencing and two_node not checked",
                                 "pcs host auth, pcs cluster setup --start, xcatha cluster-config apply"))
         return findings
-    # compare our versions with those the peer recorded (xcatha setup units records them)
-    versions = _versions(config.get("database", "engine"))
-    for key, value in versions.items():
-        result = run.run(["crm_attribute", "--node", peer.name, "--name", "xcatha-version-" + key, "--query",
-                          "--quiet", "--lifetime", "forever"], timeout=30, quiet=True)
-        theirs = result.stdout.strip() if result.ok else ""
-        if not theirs:
-            findings.append(Finding(WARN, "%s version of %s unknown" % (key, peer.name),
-                                    "run xcatha setup units on %s (it records them)" % peer.name))
-        elif theirs != value:
-            findings.append(Finding(FAIL, "%s differs: %s has %s, %s has %s" % (key, me.name, value, peer.name, theirs),
-                                    "install the same %s version on both hosts" % key))
-        else:
-            findings.append(Finding(OK, "%s is the same on both hosts (%s)" % (key, value)))
+    # the versions of both hosts are compared by parity_checks, cluster or not
     # fencing configured and tested
     enabled = run.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query",
                        "--quiet"], timeout=30, quiet=True).stdout.strip()

@@ -219,10 +219,12 @@ def install_synced(shared_dir, sync_files):
 
 
 def record_facts(shared_dir, engine):
-    """This host's versions and clock into the shared data (parity), in the background."""
+    """This host's versions and clock into the shared data (parity), for the other host's check:
+    a few quick commands; a problem is logged, never fatal."""
+    from xcatha import parity
     try:
-        run.spawn([_python(), "-I", "-m", "xcatha.parity", "record", shared_dir, engine])
-    except OSError as error:
+        parity.record(shared_dir, own_name(), engine)
+    except (OSError, run.CommandTimeout) as error:
         log.warning("cannot record this host's versions in %s: %s", shared_dir, error)
 
 

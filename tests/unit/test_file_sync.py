@@ -202,3 +202,62 @@ def test_start_installs_before_it_marks_and_gives_a_new_store_its_first_copy(tmp
     finally:
         if os.path.exists(shared_data.marker_path(instance)):
             os.unlink(shared_data.marker_path(instance))
+
+
+# ---------------------------------------------------------------- the commands
+def invoke(*args):
+    from click.testing import CliRunner
+
+    from xcatha import cli
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def test_cli_sync_push_on_the_mn_says_what_it_copied_and_elsewhere_nothing(runner, tmp_path, monkeypatch):
+    from xcatha import cli
+    monkeypatch.setattr(cli, "LOG_FILE", str(tmp_path / "log/xcatha.log"))
+    config = pair_config(tmp_path)
+    monkeypatch.setattr(pair_setup, "sync_push", lambda config: None)
+    result = invoke("sync", "push", "-c", config.path)
+    assert result.exit_code == 0 and result.output == ""
+    monkeypatch.setattr(pair_setup, "sync_push", lambda config: ["/etc/hosts"])
+    result = invoke("sync", "push", "-c", config.path)
+    assert result.output == "/etc/hosts copied to %s/.xcatha-sync\n" % config.get("shared", "dir")
+
+
+def test_cli_sync_facts_records_this_host(runner, tmp_path, monkeypatch):
+    from xcatha import cli, parity
+    monkeypatch.setattr(cli, "LOG_FILE", str(tmp_path / "log/xcatha.log"))
+    config = pair_config(tmp_path)
+    monkeypatch.setattr(parity, "gather", lambda engine: json.loads(fixture("facts-host1.json")))
+    runner.expect(Call(["ip", "-j", "addr", "show"], stdout=fixture("ip-j-addr-host2.json")))
+    result = invoke("sync", "facts", "-c", config.path)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("recorded: OS Debian GNU/Linux 12 (bookworm), xCAT Version 2.19.0 "
+                                    "(xcat-core-7733d16f.tar.gz, staged by the xcatha lab), postgresql 15, clock ")
+    written = json.loads(open(os.path.join(config.get("shared", "dir"), ".xcatha-hosts/host2.json")).read())
+    assert written["host"] == "host2" and written["database"]["majors"] == ["15"]
+
+
+def test_setup_units_enables_the_watch_and_writes_a_drop_in_for_other_files(runner, tmp_path, monkeypatch):
+    from xcatha import units
+    drop_in = tmp_path / "xcatha-sync.path.d/50-files.conf"
+    monkeypatch.setattr(pair_setup, "SYNC_DROP_IN", str(drop_in))
+    said = []
+    runner.expect(Call(["systemctl", "enable", "--now", "xcatha-sync.path"]))
+    pair_setup.install_sync_watch(pair_config(tmp_path), said.append)
+    assert said == ["  xcatha-sync.path enabled: /etc/hosts /root/.ssh/id_* follow the active MN"]
+    assert not drop_in.exists()
+    (tmp_path / "other").mkdir()
+    config = pair_config(tmp_path / "other", **{"[timings]": "[sync]\nfiles = /etc/hosts /root/.ssh/id_* "
+                                                              "/etc/xcat-site/*.conf\n\n[timings]"})
+    monkeypatch.setattr(units, "daemon_reload", lambda deadline=None: said.append("daemon-reload"))
+    runner.expect(Call(["systemctl", "enable", "--now", "xcatha-sync.path"]))
+    pair_setup.install_sync_watch(config, said.append)
+    assert drop_in.read_text() == ("# Written by xcatha setup units from [sync] files.\n[Path]\nPathChanged=\n"
+                                   "PathChanged=/etc/hosts\nPathChanged=/etc/xcat-site\nPathChanged=/root/.ssh\n")
+    assert said[-2] == "daemon-reload"
+    (tmp_path / "none").mkdir()
+    empty = pair_config(tmp_path / "none", **{"[timings]": "[sync]\nfiles =\n\n[timings]"})
+    runner.expect(Call(["systemctl", "disable", "--now", "xcatha-sync.path"]))
+    pair_setup.install_sync_watch(empty, said.append)
+    assert said[-1] == "  xcatha-sync.path disabled ([sync] files is empty)"

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from xcatha import db, parity, xcat
+from xcatha import db, parity
 from xcatha.ocf import ExitCode, OcfError
 
 from .conftest import Call, fixture
@@ -59,9 +59,8 @@ def test_every_difference_is_reported_with_its_fix():
     failed = [what for level, what, _fix in found if level == "FAIL"]
     assert failed == [
         "OS release differs: host1 has Debian GNU/Linux 12 (bookworm), host2 has Debian GNU/Linux 13 (trixie)",
-        "xCAT differs: host1 has Version 2.19.0 (git commit 7733d16f8de0fc36b80638c04a7033931fa13304, built Sun "
-        "Nov 29 17:00:00 UTC 2026), host2 has Version 2.18.0 (git commit 0123abcd, built Mon Jan 12 10:00:00 UTC "
-        "2026)",
+        "xCAT differs: host1 has Version 2.19.0 (xcat-core-7733d16f.tar.gz, staged by the xcatha lab), host2 has "
+        "Version 2.18.0 (git commit 0123abcd, built Mon Jan 12 10:00:00 UTC 2026)",
         "postgresql differs: host1 has postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1), host2 has postgres "
         "(PostgreSQL) 16.4",
         "the clocks of host1 and host2 are 2.6 s apart (each against the shared storage's clock, when last "
@@ -84,7 +83,10 @@ def test_a_point_release_or_minor_version_is_a_warning_and_a_missing_record_says
 
 
 def test_record_gathers_with_the_exact_commands_and_writes_the_shared_file(runner, tmp_path, monkeypatch):
-    monkeypatch.setattr(xcat, "path_of", lambda name: "/opt/xcat/bin/" + name)
+    library = tmp_path / "xcat/lib/perl/xCAT"
+    library.mkdir(parents=True)
+    (library / "Version.pm").write_text("")
+    monkeypatch.setattr(parity.xcat_version, "__defaults__", (str(tmp_path / "xcat"),))
     monkeypatch.setattr(db, "PG_BINARIES", (str(tmp_path / "pg/*/bin/postgres"),))
     binary = tmp_path / "pg/15/bin/postgres"
     binary.parent.mkdir(parents=True)
@@ -92,7 +94,8 @@ def test_record_gathers_with_the_exact_commands_and_writes_the_shared_file(runne
     binary.chmod(0o755)
     runner.expect(
         Call([str(binary), "--version"], stdout=HOST1["database"]["versions"][0] + "\n"),
-        Call(["/opt/xcat/bin/lsxcatd", "-v"], env={"XCATBYPASS": "1", "HOME": "/root"}, stdout=HOST1["xcat"] + "\n"),
+        Call(["perl", "-I", str(tmp_path / "xcat/lib/perl"), "-MxCAT::Version", "-e",
+              "print xCAT::Version->Version()"], stdout=HOST1["xcat"]),
         Call(["timedatectl", "show", "--property", "NTPSynchronized", "--value"], stdout="no\n"))
     shared = tmp_path / "HA-data"
     shared.mkdir()
