@@ -58,13 +58,17 @@ def test_check_reports_seeded_drift_and_a_newer_data_major_is_refused(healthy):
     active = pair.active_node(healthy)
     standby = pair.other(healthy, active)
     mn, twin = healthy.node(active), healthy.node(standby)
+    # both hosts recorded their versions (setup, boot, the group's start)
+    for name in (active, standby):
+        facts = json.loads(mn.exec(["cat", "/HA-data/.xcatha-hosts/%s.json" % name]).stdout)
+        assert facts["database"]["majors"] == ["15"] and facts["xcat"].startswith("Version 2.19.0"), facts
     clean = twin.exec(["xcatha", "check"], timeout=180)
     assert "OS release is the same on both hosts" in clean.stdout, clean.stdout
     assert "can open the shared database (postgresql 15)" in clean.stdout, clean.stdout
 
     # The standby gets another OS release and xCAT build (only in its own mount namespace),
     # records them as it does at every boot, and the MN's check reports both.
-    version = xcat_sh(twin, "lsxcatd -v").stdout.split()[1]
+    version = xcat_sh(mn, "lsxcatd -v").stdout.split()[1]  # xcatd answers on the MN
     trixie = 's/^VERSION_ID=.*/VERSION_ID="13"/; s/^PRETTY_NAME=.*/PRETTY_NAME="Debian GNU\\/Linux 13 (trixie)"/'
     seeded = [
         ("/etc/os-release", "sed '%s'" % trixie),
