@@ -22,6 +22,7 @@ import json
 import os
 import time
 
+from xcatha import ocf
 from xcatha.log import log
 
 DEFAULT_FILES = ("/etc/hosts", "/root/.ssh/id_*")
@@ -48,6 +49,20 @@ def parse_files(text):
         if any(fnmatch.fnmatch(name, os.path.basename(entry)) for name in NEVER):
             raise SyncError("[sync] files: %s would copy authorized_keys, which stays each host's own" % entry)
     return files
+
+
+class FileList(ocf.ParameterType):
+    """The agent's sync_files: parse_files' list, or none (nothing follows the MN)."""
+
+    metavar = "PATHS"
+
+    def convert(self, text):
+        if text.strip() in ("", "none"):
+            return ()
+        try:
+            return parse_files(text)
+        except SyncError as error:
+            raise ValueError(str(error).replace("[sync] files: ", "")) from None
 
 
 def _ours(path):
@@ -204,7 +219,7 @@ def pull(shared_dir, patterns, own_names, root="", lock=LOCK):
     return changed
 
 
-def wanted_content(shared_dir, path, entry, own_names, root="", merge=True):
+def wanted_content(shared_dir, path, entry, own_names, root=""):
     """What the local file should hold: the stored copy, /etc/hosts merged with this host's
     own lines.  None when the stored copy is missing or torn (logged; the local one stays)."""
     try:
@@ -216,7 +231,7 @@ def wanted_content(shared_dir, path, entry, own_names, root="", merge=True):
         log.warning("sync: the stored copy of %s does not match its manifest (a push was cut short?); the "
                     "local file stays", path)
         return None
-    if path == HOSTS and merge:
+    if path == HOSTS:
         try:
             local = _read(root + path)[0].decode("utf-8", "replace")
         except FileNotFoundError:
@@ -288,9 +303,9 @@ def merge_hosts(synced, local, own_names):
     return "\n".join(merged) + "\n"
 
 
-def differences(shared_dir, patterns, own_names, root="", pushed=False):
-    """What a pull would change here: [(path, why)] (empty: this host has what the store has).
-    pushed: compare with the stored copies as they are (on the MN, which pushed them)."""
+def differences(shared_dir, patterns, own_names, root=""):
+    """What a pull would change here: [(path, why)] (empty: this host has what the store has,
+    its own /etc/hosts lines aside).  On the MN: what it changed and did not push."""
     manifest = read_manifest(shared_dir)
     if manifest is None:
         return []
@@ -298,7 +313,7 @@ def differences(shared_dir, patterns, own_names, root="", pushed=False):
     for path, entry in sorted(manifest["files"].items()):
         if not covered(path, patterns):
             continue
-        wanted = wanted_content(shared_dir, path, entry, () if pushed else own_names, root, merge=not pushed)
+        wanted = wanted_content(shared_dir, path, entry, own_names, root)
         try:
             current = _read(root + path)[0]
         except FileNotFoundError:

@@ -269,7 +269,7 @@ def sync_checks(config, me):
         return findings
     holder = shared_data.lease_holder(shared_dir)
     active = holder is not None and holder.split(".")[0] == me.name.split(".")[0]
-    pending = file_sync.differences(shared_dir, files, (shared_data.own_name(), me.name), pushed=active)
+    pending = file_sync.differences(shared_dir, files, (shared_data.own_name(), me.name))
     for path, why in pending:
         if active:
             findings.append(Finding(FAIL, "%s %s on the active MN: not pushed" % (path, why),

@@ -261,3 +261,42 @@ def test_setup_units_enables_the_watch_and_writes_a_drop_in_for_other_files(runn
     runner.expect(Call(["systemctl", "disable", "--now", "xcatha-sync.path"]))
     pair_setup.install_sync_watch(empty, said.append)
     assert said[-1] == "  xcatha-sync.path disabled ([sync] files is empty)"
+
+
+def shared_data_agent():
+    import importlib.machinery
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "../../agents/shared-data")
+    loader = importlib.machinery.SourceFileLoader("shared_data_agent", path)
+    spec = importlib.util.spec_from_loader("shared_data_agent", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module.agent
+
+
+@pytest.mark.parametrize("files, code", [
+    ("/etc/hosts /root/.ssh/id_*", 0), ("none", 0), ("/root/.ssh/*", 6), ("etc/hosts", 6)])
+def test_the_agent_refuses_a_file_list_that_would_copy_authorized_keys(tmp_path, monkeypatch, files, code, capsys):
+    shared = tmp_path / "HA-data"
+    shared.mkdir(mode=0o755)
+    monkeypatch.setenv("OCF_RESKEY_shared_dir", str(shared))
+    monkeypatch.setenv("OCF_RESKEY_require_mount", "false")
+    monkeypatch.setenv("OCF_RESKEY_sync_files", files)
+    monkeypatch.setenv("HA_LOGFILE", str(tmp_path / "log"))
+    assert shared_data_agent().run(["validate-all"]) == code
+    if code:
+        assert "ocf-exit-reason:" in capsys.readouterr().err
+
+
+def test_the_agents_default_is_the_list_itself(tmp_path, monkeypatch):
+    agent = shared_data_agent()
+    seen = []
+    monkeypatch.setattr(shared_data, "start", lambda *args: seen.append(args[-1]))
+    monkeypatch.setattr(shared_data, "record_facts", lambda *args: None)
+    monkeypatch.setenv("OCF_RESKEY_shared_dir", str(tmp_path))
+    monkeypatch.setenv("HA_LOGFILE", str(tmp_path / "log"))
+    monkeypatch.delenv("OCF_RESKEY_sync_files", raising=False)
+    agent.run(["start"])
+    monkeypatch.setenv("OCF_RESKEY_sync_files", "none")
+    agent.run(["start"])
+    assert seen == [file_sync.DEFAULT_FILES, ()]
