@@ -407,7 +407,7 @@ def start(engine, cfgloc_path, deadline):
         if data[0] else None
     if problem:
         # rc 5: the software this data needs is not installed here; Pacemaker tries the other host
-        raise OcfError(ExitCode.ERR_INSTALLED, problem)
+        raise OcfError(ExitCode.ERR_INSTALLED, "%s: %s" % problem)
     engine.start(cfgloc, deadline)
 
 
@@ -476,23 +476,24 @@ def server_versions(engine):
 
 
 def version_problem(engine, data, installed, unit=None, host=None):
-    """What keeps this host's server from opening the data, with what to upgrade; None when it can."""
+    """(what to do, why) when this host's server cannot open the data; None when it can.  The
+    fix comes first in an exit reason: Pacemaker keeps only its first 128 characters."""
     major, where = data
     if major is None or engine not in ("postgresql", "mysql"):
         return None  # no data yet (a first start), or SQLite
     host = host or _own_name()
-    names = {"postgresql": "PostgreSQL", "mysql": "MariaDB"}[engine]
     have = ", ".join(sorted(installed, key=_version_key)) or "none"
     if engine == "postgresql":
         if major not in installed:
-            return ("the database in %s is PostgreSQL %s (PG_VERSION) but %s has PostgreSQL %s: install "
-                    "PostgreSQL %s on %s, the major version of the other host (a data directory moves to "
-                    "another major only with pg_upgrade)" % (os.path.dirname(where), major, host, have, major, host))
+            return ("install PostgreSQL %s on %s" % (major, host),
+                    "the database in %s is PostgreSQL %s (PG_VERSION) but %s has PostgreSQL %s; a data directory "
+                    "moves to another major version only with pg_upgrade" % (os.path.dirname(where), major, host,
+                                                                              have))
         unit_major = unit.split("@", 1)[1].split("-", 1)[0] if unit and "@" in unit else None
         if unit_major and unit_major != major:
-            return ("the database in %s is PostgreSQL %s but %s would run %s: set [database] unit = "
-                    "postgresql@%s-main in cluster.conf (then xcatha cluster-config apply)"
-                    % (os.path.dirname(where), major, host, unit, major))
+            return ("set [database] unit = postgresql@%s-main in cluster.conf, then xcatha cluster-config apply"
+                    % major, "the database in %s is PostgreSQL %s but %s would run %s"
+                    % (os.path.dirname(where), major, host, unit))
         return None
     if not installed:
         return None  # the unit's start says what is missing
@@ -500,13 +501,13 @@ def version_problem(engine, data, installed, unit=None, host=None):
     if server == major:
         return None
     if _version_key(server) < _version_key(major):
-        return ("the database in %s was last upgraded by MariaDB %s (%s) but %s has MariaDB %s: upgrade "
-                "MariaDB on %s to %s" % (os.path.dirname(where), major, os.path.basename(where), host, server,
-                                         host, major))
-    return ("the database in %s is MariaDB %s (%s) and %s has MariaDB %s, which would upgrade it so that the other "
-            "host's %s could no longer open it: upgrade MariaDB to %s on the other host too, then run "
-            "mariadb-upgrade once with the group unmanaged (pcs resource unmanage xcatmn)"
-            % (os.path.dirname(where), major, os.path.basename(where), host, server, names, server))
+        return ("upgrade MariaDB on %s to %s" % (host, major),
+                "the database in %s was last upgraded by MariaDB %s (%s) but %s has MariaDB %s"
+                % (os.path.dirname(where), major, os.path.basename(where), host, server))
+    return ("upgrade MariaDB to %s on the other host too, then run mariadb-upgrade once with the group unmanaged "
+            "(pcs resource unmanage xcatmn)" % server,
+            "the database in %s is MariaDB %s (%s) and %s's MariaDB %s would upgrade it so that the other host's "
+            "could no longer open it" % (os.path.dirname(where), major, os.path.basename(where), host, server))
 
 
 def _version_key(text):

@@ -236,8 +236,8 @@ def parity_checks(config, me, peer):
         installed = dict(zip(mine["database"]["majors"], mine["database"]["versions"]))
         problem = db.version_problem(engine, data, installed, unit=server.unit, host=me.name) if data[0] else None
         if problem:
-            what, _, fix = problem.partition(": ")
-            findings.append(Finding(FAIL, "%s: the db start would refuse here" % what, fix))
+            fix, why = problem
+            findings.append(Finding(FAIL, "%s: the db start would refuse here" % why, fix))
         elif data[0]:
             findings.append(Finding(OK, "%s's %s can open the shared database (%s %s)" % (
                 me.name, engine, engine, data[0])))

@@ -133,14 +133,14 @@ def test_data_version_from_pg_version_and_from_mariadb_upgrade_info(tmp_path):
 def test_a_data_major_this_host_lacks_is_refused_with_what_to_install():
     data = ("16", "/var/lib/postgresql/16/main/PG_VERSION")
     assert db.version_problem("postgresql", data, {"15": "15.18"}, host="host2") == (
-        "the database in /var/lib/postgresql/16/main is PostgreSQL 16 (PG_VERSION) but host2 has PostgreSQL 15: "
-        "install PostgreSQL 16 on host2, the major version of the other host (a data directory moves to another "
-        "major only with pg_upgrade)")
+        "install PostgreSQL 16 on host2",
+        "the database in /var/lib/postgresql/16/main is PostgreSQL 16 (PG_VERSION) but host2 has PostgreSQL 15; a "
+        "data directory moves to another major version only with pg_upgrade")
     assert db.version_problem("postgresql", data, {"16": "16.4"}, unit="postgresql@16-main.service") is None
     assert db.version_problem("postgresql", ("15", "/var/lib/postgresql/15/main/PG_VERSION"),
                               {"15": "x", "16": "y"}, unit="postgresql@16-main.service", host="host2") == (
-        "the database in /var/lib/postgresql/15/main is PostgreSQL 15 but host2 would run postgresql@16-main.service: "
-        "set [database] unit = postgresql@15-main in cluster.conf (then xcatha cluster-config apply)")
+        "set [database] unit = postgresql@15-main in cluster.conf, then xcatha cluster-config apply",
+        "the database in /var/lib/postgresql/15/main is PostgreSQL 15 but host2 would run postgresql@16-main.service")
     assert db.version_problem("postgresql", (None, None), {}, host="host2") is None  # no data yet
 
 
@@ -148,11 +148,14 @@ def test_mariadb_neither_older_nor_newer_than_the_data():
     data = ("10.11", "/var/lib/mysql/mysql_upgrade_info")
     assert db.version_problem("mysql", data, {"10.11": "10.11.6"}, host="host2") is None
     assert db.version_problem("mysql", data, {"10.5": "10.5.22"}, host="host2") == (
+        "upgrade MariaDB on host2 to 10.11",
         "the database in /var/lib/mysql was last upgraded by MariaDB 10.11 (mysql_upgrade_info) but host2 has "
-        "MariaDB 10.5: upgrade MariaDB on host2 to 10.11")
+        "MariaDB 10.5")
     older = ("10.5", "/var/lib/mysql/mysql_upgrade_info")
-    assert "upgrade MariaDB to 10.11 on the other host too, then run mariadb-upgrade once with the group unmanaged" \
-        in db.version_problem("mysql", older, {"10.11": "10.11.6"}, host="host2")
+    fix, why = db.version_problem("mysql", older, {"10.11": "10.11.6"}, host="host2")
+    assert fix.startswith("upgrade MariaDB to 10.11 on the other host too, then run mariadb-upgrade once")
+    assert why == "the database in /var/lib/mysql is MariaDB 10.5 (mysql_upgrade_info) and host2's MariaDB 10.11 " \
+        "would upgrade it so that the other host's could no longer open it"
 
 
 def test_db_start_refuses_before_it_starts_anything(runner, tmp_path, monkeypatch):
@@ -172,5 +175,5 @@ def test_db_start_refuses_before_it_starts_anything(runner, tmp_path, monkeypatc
     with pytest.raises(OcfError) as refused:
         db.start(engine, str(cfgloc), deadline=None)
     assert refused.value.code == ExitCode.ERR_INSTALLED
-    assert "is PostgreSQL 16 (PG_VERSION) but host2 has PostgreSQL 15: install PostgreSQL 16 on host2" \
-        in refused.value.reason
+    assert refused.value.reason.startswith("install PostgreSQL 16 on host2: the database in %s is PostgreSQL 16 "
+                                           "(PG_VERSION) but host2 has PostgreSQL 15" % main)

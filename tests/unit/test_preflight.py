@@ -88,10 +88,9 @@ def test_check_reports_each_drift_the_peer_recorded_and_a_data_major_this_host_l
     assert xcat_line and found[xcat_line[0]][0] == preflight.FAIL
     assert found["the clocks of host1 and host2 are 3.0 s apart (each against the shared storage's clock, when last "
                  "recorded)"][0] == preflight.FAIL
-    refused = "the database in %s is PostgreSQL 16 (PG_VERSION) but host1 has PostgreSQL 15: the db start would " \
-              "refuse here" % datadir
-    assert found[refused] == (preflight.FAIL, "install PostgreSQL 16 on host1, the major version of the other host "
-                              "(a data directory moves to another major only with pg_upgrade)")
+    refused = "the database in %s is PostgreSQL 16 (PG_VERSION) but host1 has PostgreSQL 15; a data directory " \
+              "moves to another major version only with pg_upgrade: the db start would refuse here" % datadir
+    assert found[refused] == (preflight.FAIL, "install PostgreSQL 16 on host1")
     assert found["xcatha-sync.path is not enabled: changes of /etc/hosts /root/.ssh/id_* on the MN reach the shared "
                  "data only when it stops"][0] == preflight.WARN
     assert found["no file has been copied into %s yet" % file_sync.store_dir(shared)][0] == preflight.WARN
