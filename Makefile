@@ -26,7 +26,7 @@ APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libe
 # What the agents need at run time (the .deb's Depends and the cluster tools), what
 # `make deb` and `make rpm` need, and what the lab and the tests need on top.
 APT_RUNTIME := pacemaker corosync pcs pacemaker-cli-utils resource-agents fence-agents \
-               libxml2-utils iputils-arping rsync python3-click python3-psutil python3-pyroute2
+               libxml2-utils iputils-arping rsync python3-click python3-psutil iproute2
 APT_BUILD   := git debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
                python3-wheel python3-venv lintian rpm rpmlint
 APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-client bind9 \
@@ -78,12 +78,19 @@ install:
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  ln -sfn $(PREFIX)/bin/$$cmd $(SBINDIR)/$$cmd; \
 	done
-	for unit in systemd/*; do install -D -m 0644 $$unit $(UNITDIR)/$$(basename $$unit); done
+	for unit in xcatha-boot-cleanup.service xcatha-backup.service xcatha-backup.timer xcatha-sync.path xcatha-sync.service; do \
+	  install -D -m 0644 systemd/$$unit $(UNITDIR)/$$unit; \
+	done
+	install -d /usr/share/xcatha
+	sed '1s|^#!.*|#!$(PREFIX)/bin/python3 -I|' share/alert >/usr/share/xcatha/alert
+	chmod 755 /usr/share/xcatha/alert
 
 uninstall:
 	rm -rf $(OCF_ROOT)/resource.d/$(PROVIDER) $(PREFIX)
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
-	rm -f $(addprefix $(UNITDIR)/,$(notdir $(wildcard systemd/*)))
+	rm -f $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service $(UNITDIR)/xcatha-backup.timer \
+	  $(UNITDIR)/xcatha-sync.path $(UNITDIR)/xcatha-sync.service
+	rm -rf /usr/share/xcatha
 
 # Packages, built from a copy of the checkout (tracked and new files, not what
 # .gitignore leaves out) so that a build never writes into the source tree.
@@ -118,7 +125,8 @@ rpm:
 # Debian): `make test` needs the agents where pcs looks for them.  What a
 # development `make install` left is removed first, lest it shadow the package.
 install-deb: deb
-	rm -rf $(PREFIX) $(addprefix $(UNITDIR)/,$(notdir $(wildcard systemd/*)))
+	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service \
+	  $(UNITDIR)/xcatha-backup.timer $(UNITDIR)/xcatha-sync.path $(UNITDIR)/xcatha-sync.service
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  if [ -L $(SBINDIR)/$$cmd ]; then rm -f $(SBINDIR)/$$cmd; fi; \
 	done
@@ -133,8 +141,8 @@ $(VENV)/.done: setup.cfg pyproject.toml Makefile
 	touch $@
 
 lint: venv
-	$(VENV)/bin/ruff check lib tests packaging $(wildcard bench) agents/* tests/sample_agent
-	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/* packaging
+	$(VENV)/bin/ruff check lib tests packaging $(wildcard bench) agents/* share/alert tests/sample_agent
+	$(VENV)/bin/vermin -q --no-tips --violations --eval-annotations -t=3.9- lib agents/* share/alert packaging
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit $(PYTEST_ARGS)

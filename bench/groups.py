@@ -1,6 +1,8 @@
 """The two groups the bench compares, in the same cluster, one at a time.
 
-- ``xcatmn``: ours, as `xcatha cluster-config apply` creates it (pair.build).
+- ``xcatmn``: ours, as `xcatha cluster-config apply` creates it (pair.build): in the
+  default parallel layout the group holds vip..xcatd and the other services run beside
+  it (colocated, ordered after it); members lists them all.
 - ``xcatstock``: xCAT's documented Pacemaker recipe built from stock
   resource-agents: IPaddr2, one ocf:heartbeat:symlink per shared directory,
   ocf:heartbeat:pgsql, systemd:xcatd, ocf:heartbeat:named, ocf:heartbeat:dhcpd,
@@ -93,6 +95,11 @@ def remove(lab, group, timeout=180):
     check(node.exec(["pcs", "resource", "disable", group.name, "--wait=%d" % timeout], timeout=timeout + 30),
           "pcs resource disable %s" % group)
     check(node.exec(["pcs", "resource", "delete", group.name], timeout=120), "pcs resource delete %s" % group)
+    # our parallel layout keeps the services beside the group (colocated with it): they stopped
+    # with it, and go now (pcs drops the constraints that name them)
+    for member in group.members:
+        if node.exec(["cibadmin", "--query", "--xpath", "//primitive[@id='%s']" % member], timeout=30).returncode == 0:
+            check(node.exec(["pcs", "resource", "delete", member], timeout=120), "pcs resource delete %s" % member)
 
 
 def create_ours(lab):

@@ -77,10 +77,10 @@ def _load(path, dry_run=False):
 
 def _failures():
     """The exceptions a command turns into one line and exit status 1."""
-    from xcatha import activation, cluster_config, pair_setup, run
+    from xcatha import activation, backup, cluster_config, pair_setup, run
     from xcatha.ocf import OcfError
     return (activation.ActivationError, pair_setup.SetupError, cluster_config.ConfigError, OcfError, OSError,
-            run.CommandTimeout, ValueError)
+            run.CommandTimeout, ValueError, backup.BackupError)
 
 
 def _guarded(function, *args, **kwargs):
@@ -254,6 +254,20 @@ def boot_cleanup(path):
     """
     from xcatha import pair_setup
     _guarded(pair_setup.boot_cleanup, _load(path), _say)
+
+
+@main.command("backup")
+@config_option
+def backup_command(path):
+    """Dump the xCAT database (dumpxCATdb) into [backup] dir, keeping the [backup] keep newest.
+
+    Does nothing on the host where the group does not run; xcatha-backup.timer runs it nightly
+    on both hosts.  Restore with xCAT's own: restorexCATdb -p DIR (each table through tabrestore,
+    into the database cfgloc names, or a fresh one named by XCATCFG with XCATBYPASS=1)."""
+    from xcatha import activation, backup
+    config = _load(path)
+    me, _peer = _guarded(activation.whoami, config)
+    _guarded(backup.backup, config, me, _say)
 
 
 @main.group("sync")

@@ -1,5 +1,28 @@
 """The Pacemaker configuration of the pair: one config file in, the group xcatmn out.
 
+Two layouts ([timings] layout in cluster.conf):
+
+- ``parallel`` (the default): the group xcatmn holds the chain whose order matters —
+  vip, shared-data, db, xcatd — and the services that only need xcatd (named, dhcpd,
+  conserver, http) are primitives of their own, each colocated with xcatmn and ordered
+  after it by one ordering set whose second set is non-sequential: they start together
+  once xcatd runs, and stop together before it stops.  The admin still moves one thing
+  (`pcs resource move xcatmn NODE`): the services follow through their colocation, and
+  the colocation's influence (on by default) lets a service that cannot run on a node
+  (migration-threshold reached) move xcatmn, as a group member does.  Why this chain:
+  the database needs the shared data and listens on the VIP (pgsqlsetup's
+  listen_addresses; PostgreSQL binds only at start), xcatd needs the database, and
+  makedns -n / makedhcp -n / makeconservercf ask xcatd; named binds the addresses it
+  finds at start and the agent checks it at the VIP, which the chain holds by then.
+  Apache serves /install from the shared data only, but it is off the critical path
+  (makedhcp's 5 s end later), so it waits for the chain with the others rather than
+  adding a constraint of its own.
+- ``group``: all eight in one group, one after another, the textbook shape.
+
+`apply` moves an existing pair from one layout to the other without restarting a
+service: a primitive that leaves or joins the group keeps its id, its agent and its
+parameters, so Pacemaker sees the same resource, already running where it runs.
+
 Never a blind edit of the live cluster: the wanted configuration is rendered
 with ``pcs -f`` into a copy of the live CIB (so pcs takes each agent's op
 timeouts and intervals from its meta-data), compared with ``crm_diff``, and
@@ -22,6 +45,11 @@ from xcatha.log import REDACTED, log
 
 GROUP = "xcatmn"
 MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
+CHAIN = MEMBERS[:4]     # in the group in either layout: each needs the one before
+SERVICES = MEMBERS[4:]  # need xcatd only: started together after the chain (layout parallel)
+LAYOUTS = ("parallel", "group")
+ORDER_ID = "xcatmn-then-services"
+COLOCATION_ID = "services-with-xcatmn"
 KEPT_META = ("target-role", "is-managed", "maintenance")
 DEFAULT_PATH = "/etc/xcatha/cluster.conf"
 
@@ -74,6 +102,8 @@ def load(path=DEFAULT_PATH):
         raise ConfigError("%s: [database] engine must be postgresql, mysql or sqlite" % path)
     if values["console"]["type"] not in ("conserver", "goconserver"):
         raise ConfigError("%s: [console] type must be conserver or goconserver" % path)
+    if values.get("timings", {}).get("layout", "parallel") not in LAYOUTS:
+        raise ConfigError("%s: [timings] layout must be parallel or group" % path)
     if values.get("dhcp", {}).get("backend", "isc") not in ("isc", "kea"):
         raise ConfigError("%s: [dhcp] backend must be isc or kea (what site.dhcpbackend selects)" % path)
     if "files" in values.get("sync", {}):
@@ -98,7 +128,10 @@ def load(path=DEFAULT_PATH):
         nodes.append(Node(name, items["address"], fence))
     if len(nodes) != 2:
         raise ConfigError("%s: exactly two [node NAME] sections are required, found %d" % (path, len(nodes)))
-    return PairConfig(values, nodes, path)
+    config = PairConfig(values, nodes, path)
+    from xcatha import backup
+    backup.settings(config)  # [backup] is checked here: a bad value is one line before anything runs
+    return config
 
 
 def _check_address(path, section, key, value):
@@ -134,7 +167,9 @@ def resource_params(config):
         "db": {"engine": engine},
         "xcatd": {key: value for key, value in config.values.get("xcatd", {}).items() if key in ("tftp",)},
         "named": {"ip": vip["ip"], "hostname": vip["fqdn"]},
-        "dhcpd": {"backend": "kea"} if dhcp_backend(config) == "kea" else {},
+        # always explicit: an omitted backend would pass for an admin's own parameter, which
+        # apply keeps, so going back from kea to isc would leave the agent driving Kea
+        "dhcpd": {"backend": dhcp_backend(config)},
         "conserver": {"console": config.get("console", "type")},
         "http": {},
     }
@@ -196,9 +231,20 @@ def fence_options(node):
     return {key: value for key, value in node.fence.items() if key not in ("agent", "delay")}
 
 
+def layout(config):
+    """parallel or group ([timings] layout): see the module's docstring."""
+    return config.get("timings", "layout", "parallel")
+
+
+def grouped(config):
+    """The members inside the group xcatmn, in start order."""
+    return MEMBERS if layout(config) == "group" else CHAIN
+
+
 def pcs_commands(config, with_secrets=True):
     """The pcs commands (without -f) that build the pair's configuration."""
     timings = config.values.get("timings", {})
+    in_group = grouped(config)
     commands = []
     for node in config.nodes:
         options = ["%s=%s" % item for item in sorted(fence_options(node).items())
@@ -210,13 +256,39 @@ def pcs_commands(config, with_secrets=True):
         commands.append(["constraint", "location", node.fence_id, "avoids", node.name])
     for name, params in resource_params(config).items():
         options = ["%s=%s" % item for item in params.items()]
-        commands.append(["resource", "create", name, "ocf:xcat:" + name, *options, "--group", GROUP])
-    commands.append(["resource", "meta", GROUP,
-                     "resource-stickiness=%s" % timings.get("resource_stickiness", "100"),
-                     "migration-threshold=%s" % timings.get("migration_threshold", "3"),
-                     "failure-timeout=%s" % timings.get("failure_timeout", "10min")])
+        group = ["--group", GROUP] if name in in_group else []
+        commands.append(["resource", "create", name, "ocf:xcat:" + name, *options, *group])
+    meta = ["resource-stickiness=%s" % timings.get("resource_stickiness", "100"),
+            "migration-threshold=%s" % timings.get("migration_threshold", "3"),
+            "failure-timeout=%s" % timings.get("failure_timeout", "10min")]
+    commands.append(["resource", "meta", GROUP, *meta])
+    tail = [name for name in MEMBERS if name not in in_group]
+    if tail:
+        # what a group member inherits from the group, each service has of its own
+        commands.extend(["resource", "meta", name, *meta] for name in tail)
+        commands.append(["constraint", "order", "set", GROUP, "set", *tail, "sequential=false",
+                         "setoptions", "id=" + ORDER_ID])
+        commands.append(["constraint", "colocation", "set", *tail, "sequential=false", "set", GROUP,
+                         "setoptions", "score=INFINITY", "id=" + COLOCATION_ID])
     commands.append(["property", "set", "stonith-enabled=true"])
+    commands.append(alert_command(config))
     return commands
+
+
+ALERT_ID = "xcatha-alert"
+ALERT_PATH = "/usr/share/xcatha/alert"
+
+
+def alert_command(config):
+    """The alert agent that announces each failover ([alert] recipient: whom it mails too).  The
+    addresses are an option of the one alert, not its recipients: Pacemaker calls an alert once per
+    recipient, and the syslog line must be written once."""
+    command = ["alert", "create", "path=%s" % ALERT_PATH, "id=%s" % ALERT_ID,
+               "description=xcatha: one syslog line per failover of %s" % GROUP]
+    recipient = config.get("alert", "recipient")
+    if recipient:
+        command += ["options", "mail_to=%s" % recipient]
+    return command
 
 
 # ---------------------------------------------------------------- render, diff, push
@@ -227,7 +299,8 @@ def _owned_ids(config):
 def _own_constraint_ids(config):
     """The constraints pcs_commands creates (pcs's ids for `location F avoids N`): the only ones
     apply may rebuild.  Every other constraint naming the group is an admin's."""
-    return {"location-%s-%s--INFINITY" % (node.fence_id, node.name) for node in config.nodes}
+    return {"location-%s-%s--INFINITY" % (node.fence_id, node.name) for node in config.nodes} | {
+        ORDER_ID, COLOCATION_ID}
 
 
 def _admin_settings(root, config):
@@ -268,6 +341,10 @@ def purge(root, config):
     for element in list(resources):
         if element.get("id") in owned:
             resources.remove(element)
+    alerts = configuration.find("alerts")
+    for element in list(alerts if alerts is not None else []):
+        if element.get("id") == ALERT_ID:
+            alerts.remove(element)
     constraints = configuration.find("constraints")
     own_constraints = _own_constraint_ids(config)
     kept = []
@@ -369,13 +446,27 @@ def diff(live_path, new_path):
     raise ConfigError("crm_diff failed: %s" % result.last_error_line())
 
 
-def removals(patch):
-    """What the patch deletes from the live CIB (crm_diff's format 2: <change operation="delete">)."""
+def removals(patch, own=(ORDER_ID, COLOCATION_ID)):
+    """What the patch deletes from the live CIB (crm_diff's format 2: <change operation="delete">).
+    An element deleted in one place and created in another (a primitive leaving or joining
+    the group when the layout changes) is moved, not removed; nor are the constraints of the
+    parallel layout (own), which a change to the group layout drops."""
     try:
         root = ET.fromstring(patch)  # noqa: S314 - crm_diff's output
     except ET.ParseError:
         return []
-    return [change.get("path", "?") for change in root.iter("change") if change.get("operation") == "delete"]
+    created = {element.get("id") for change in root.iter("change") if change.get("operation") == "create"
+               for element in change}  # the created elements themselves, not what they refer to
+    return [change.get("path", "?") for change in root.iter("change") if change.get("operation") == "delete"
+            and _last_id(change.get("path", "")) not in created | set(own)]
+
+
+def _last_id(path):
+    """"/cib/.../group[@id='xcatmn']/primitive[@id='named']" -> "named"."""
+    marker = "[@id='"
+    start = path.rfind(marker)
+    return path[start + len(marker):path.index("'", start + len(marker))] if start >= 0 and path.endswith("']") \
+        else None
 
 
 def apply(config, dry_run=False, out=print, force=False):

@@ -16,7 +16,7 @@ import ipaddress
 import os
 import time
 
-from xcatha import activation, cluster_config, db, run, services, shared_data, units, vip
+from xcatha import activation, cluster_config, db, run, services, shared_data, units, vip, xcat_tables
 
 BOOT_CLEANUP_UNIT = "xcatha-boot-cleanup.service"
 # A host between `setup begin`/`convert` and `setup finish` runs xCAT without being a finished
@@ -276,10 +276,14 @@ def install_units(config, out):
     """The unit settings of a pair member: services disabled at boot, never restarted by
     systemd itself, the boot cleanup enabled.  Changes no running service."""
     changed = False
-    for _service, unit, boot in activation.service_units(config):
+    if cluster_config.dhcp_backend(config) == "isc" and services.adapt_dhcpd():
+        changed = True  # takes effect at dhcpd's next start
+        out("  dhcpd: a native unit runs ISC dhcpd (%s), without the init script's 2 s sleep"
+            % services.DHCPD_DEBIAN_UNIT)
+    for service, unit, boot in activation.service_units(config):
         disabled = units.disable_at_boot(boot)
         out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
-        changed = units.write_drop_in(unit, persistent=True) or changed
+        changed = units.write_drop_in(unit, service, persistent=True) or changed
     if changed:
         units.daemon_reload()
     out("  the services are restarted by the cluster only, never by systemd itself (drop-in %s)"
@@ -288,7 +292,23 @@ def install_units(config, out):
     if not result.ok:
         raise SetupError("systemctl enable %s failed: %s" % (BOOT_CLEANUP_UNIT, result.last_error_line()))
     out("  %s enabled (removes links a crash leaves behind, before the cluster starts)" % BOOT_CLEANUP_UNIT)
+    install_backup_timer(config, out)
     install_sync_watch(config, out)
+
+
+def install_backup_timer(config, out):
+    """The nightly dumpxCATdb at [backup] time (a drop-in of the packaged timer), enabled and started:
+    it runs on both hosts and backs up only where the group runs."""
+    from xcatha import backup
+    directory, keep, when = backup.settings(config)
+    if units.write_file("/etc/systemd/system/%s.d/%s" % (backup.TIMER, units.DROP_IN_NAME),
+                        backup.timer_drop_in(config)):
+        units.daemon_reload()
+    result = units.run.run([units.SYSTEMCTL, "enable", "--now", backup.TIMER], timeout=60)
+    if not result.ok:
+        raise SetupError("systemctl enable --now %s failed: %s" % (backup.TIMER, result.last_error_line()))
+    out("  %s enabled: dumpxCATdb at %s into %s (the %d newest kept), where the group runs"
+        % (backup.TIMER, backup.calendar(when), directory, keep))
 
 
 SYNC_PATH_UNIT = "xcatha-sync.path"
@@ -397,6 +417,7 @@ def finish(config, out, dry_run=False):
         out("  conserver: Debian's conserver-server runs the configuration makeconservercf writes")
     install_units(config, out)
     _record_versions(config, node, out)
+    xcat_tables.apply_owned(config, out)
     activation.deactivate(config, out, force=True)
     if in_setup():
         os.unlink(SETUP_MARKER)

@@ -9,7 +9,7 @@ import ipaddress
 import os
 import socket
 
-from xcatha import activation, cluster_config, db, run, shared_data, units, xcat
+from xcatha import activation, backup, cluster_config, db, run, shared_data, units, xcat_tables
 from xcatha.log import log
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -64,7 +64,7 @@ def check(config):
     except db.OcfError as error:
         add(Finding(FAIL, "database: %s" % error.reason, "fix [database] engine in %s or switch the database"
                     % config.path))
-    findings.append(_site_master(address))
+    findings.extend(_table_findings(config, me, peer))
 
     # services disabled at boot here
     for _service, _unit, boot in activation.service_units(config):
@@ -101,26 +101,48 @@ def check(config):
                         "add '%s %s' to /etc/hosts on both hosts" % (address, name)))
 
     findings.extend(_cluster_checks(me, peer, config))
+    findings.extend(_backup_findings(config))
     findings.extend(parity_checks(config, me, peer))
     findings.extend(sync_checks(config, me))
     return findings
 
 
-def _site_master(address):
-    if not xcat.path_of("lsdef"):
-        return Finding(WARN, "site.master not checked: xCAT is not installed here")
+def _table_findings(config, me, peer):
+    """The xCAT tables that must name the VIP, and the policy rows of the pair's certificates."""
+    return [Finding(level, what, fix) for level, what, fix in xcat_tables.check(config)]
+
+
+def _backup_findings(config):
+    """The nightly dumpxCATdb: its timer enabled here, the newest backup (this host's or, through
+    the CIB, the peer's) younger than two days."""
+    import time
     try:
-        result = run.run([xcat.path_of("lsdef"), "-t", "site", "-i", "master"], env=xcat.environment(),
-                         timeout=30, quiet=True)
-    except run.CommandTimeout:
-        return Finding(WARN, "site.master not checked: lsdef timed out")
-    if not result.ok:
-        return Finding(OK, "site.master not checked here: xCAT is not active on this host (checked on the MN)")
-    masters = [line.split("=", 1)[1].strip() for line in result.stdout.splitlines() if "master=" in line]
-    if masters and masters[0] == str(address):
-        return Finding(OK, "site.master is the VIP")
-    return Finding(FAIL, "site.master is %s, not the VIP %s" % (masters[0] if masters else "unset", address),
-                   "chdef -t site master=%s" % address)
+        directory, keep, when = backup.settings(config)
+    except cluster_config.ConfigError as error:
+        return [Finding(FAIL, str(error), "fix [backup] in %s" % config.path)]
+    findings = []
+    if units.enabled_units([backup.TIMER]):
+        findings.append(Finding(OK, "%s is enabled (dumpxCATdb at %s into %s, %d kept)" % (backup.TIMER, when,
+                                                                                           directory, keep)))
+    else:
+        findings.append(Finding(WARN, "%s is not enabled here: no nightly backup of the xCAT database when this "
+                                "host is the MN" % backup.TIMER, "xcatha setup units"))
+    try:
+        nodes = run.run(["cibadmin", "--query", "--scope", "nodes"], timeout=30, quiet=True)
+    except (FileNotFoundError, run.CommandTimeout):
+        nodes = None
+    newest = backup.newest(config, nodes.stdout if nodes is not None and nodes.ok else None)
+    if newest is None:
+        findings.append(Finding(WARN, "no backup of the xCAT database yet (in %s here, nor recorded by the peer)"
+                                % directory, "xcatha backup on the active MN"))
+    elif time.time() - newest > backup.STALE_AFTER:
+        findings.append(Finding(WARN, "the newest backup of the xCAT database is %.1f days old (%s)" % (
+            (time.time() - newest) / 86400, time.strftime("%Y-%m-%d %H:%M", time.localtime(newest))),
+            "journalctl -u xcatha-backup.service on the active MN; xcatha backup there"))
+    else:
+        findings.append(Finding(OK, "the newest backup of the xCAT database is from %s"
+                                % time.strftime("%Y-%m-%d %H:%M", time.localtime(newest))))
+    return findings
 
 
 def _versions(engine):

@@ -137,6 +137,10 @@ class Dhcpd(Daemon):
         return None
 
     def start(self, deadline):
+        if self.backend == "isc" and not self.state(deadline).active and adapt_dhcpd():
+            units.daemon_reload(deadline)  # once, on a pair set up before xcatha had the unit
+            log.warning("%s: Debian's init script replaced by a native unit (%s); `xcatha setup finish` "
+                        "installs it ahead of a failover", self.unit, DHCPD_DEBIAN_UNIT)
         companions = self.companions()
         for companion in companions:
             units.take_over(companion.unit, companion.service, deadline)
@@ -149,15 +153,21 @@ class Dhcpd(Daemon):
         super().start(deadline, steps_before=before, steps_after=after, ready=self.bound)
 
     def refuse_isc_path(self, deadline):
-        """makedhcp -n follows site.dhcpbackend as xcatd sees it; when that is not Kea it writes
-        dhcpd.conf and restarts ISC dhcpd, which then holds UDP 67 and Kea cannot bind (seen in
-        the lab).  Stop that server again and say why, instead of waiting for Kea in vain."""
+        """makedhcp -n follows site.dhcpbackend (auto: ISC on Debian, EL < 10, Ubuntu < 22.04);
+        when that does not select Kea it writes dhcpd.conf and restarts ISC dhcpd, which then
+        holds UDP 67 and Kea cannot bind.  Stop that server again and say why, instead of waiting
+        for Kea in vain.  The cause the lab met: the resource's backend and site.dhcpbackend
+        disagreed (an apply that kept backend=kea after cluster.conf went back to isc)."""
         isc = Daemon("dhcpd")
         if not units.unit_exists(isc.unit) or not isc.state(deadline).active:
             return
         isc.stop(deadline, rollback=True)
-        raise OcfError(ExitCode.ERR_GENERIC, "makedhcp -n configured ISC dhcpd, not Kea, and started %s (stopped "
-                       "again): xcatd does not see site.dhcpbackend=kea (lsdef -t site -i dhcpbackend)" % isc.unit)
+        log.error("site.dhcpbackend does not select Kea on this host (lsdef -t site -i dhcpbackend), but this "
+                  "resource has backend=kea: make [dhcp] backend in /etc/xcatha/cluster.conf say the same on "
+                  "both hosts and run `xcatha cluster-config apply`")
+        # the cause first: Pacemaker shows the first 128 characters of an exit reason
+        raise OcfError(ExitCode.ERR_GENERIC, "backend=kea but site.dhcpbackend selects ISC: makedhcp -n started "
+                       "%s (stopped again)" % isc.unit)
 
     def stop(self, deadline, rollback=False):
         super().stop(deadline, rollback=rollback)
@@ -177,6 +187,48 @@ class Dhcpd(Daemon):
         if not result.ok:
             return "dhcpd -t rejects %s: %s" % (self.config, result.last_error_line())
         return None
+
+
+# Debian ships ISC dhcpd with an init script only: its start sleeps 2 s before it checks the
+# pid file, and the unit systemd generates from it stays "active (exited)" when dhcpd dies
+# (RemainAfterExit=yes, no main pid), so no stop hook can see the death.  This unit runs
+# dhcpd in the foreground the way RHEL's native dhcpd.service does, from the same files as
+# the script: /etc/default/isc-dhcp-server (INTERFACESv4, or INTERFACES as makedhcp -n
+# writes it; DHCPDv4_CONF, DHCPDv4_PID) and the leases file.  Its name stays
+# isc-dhcp-server.service, the one xCAT's makedhcp -n restarts, so that path is unchanged.
+DHCPD_DEBIAN_UNIT = "/etc/systemd/system/isc-dhcp-server.service"
+DHCPD_DEBIAN = """\
+# Written by xcatha: ISC dhcpd as RHEL's native unit runs it, instead of Debian's init script
+# (which sleeps 2 s at each start and stays "active" when dhcpd dies).  Same files as the script.
+[Unit]
+Description=ISC DHCP IPv4 server
+Documentation=man:dhcpd(8)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=exec
+EnvironmentFile=-/etc/default/isc-dhcp-server
+ExecStartPre=/usr/bin/touch /var/lib/dhcp/dhcpd.leases
+ExecStart=/bin/sh -ec 'exec /usr/sbin/dhcpd -f -4 -q -cf "$${DHCPDv4_CONF:-/etc/dhcp/dhcpd.conf}" \
+-pf "$${DHCPDv4_PID:-/run/dhcpd.pid}" $${INTERFACESv4:-$$INTERFACES}'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+DHCPD_INIT_SCRIPT = "/etc/init.d/isc-dhcp-server"
+DHCPD_SHIPPED_UNITS = ("/lib/systemd/system/isc-dhcp-server.service", "/usr/lib/systemd/system/isc-dhcp-server.service")
+
+
+def adapt_dhcpd():
+    """On Debian, run ISC dhcpd from a native unit (DHCPD_DEBIAN); True when it changed
+    (a daemon-reload is then due).  Nothing to do where the distro ships a unit (Ubuntu)."""
+    import os
+    if not os.path.exists(DHCPD_INIT_SCRIPT) or any(os.path.exists(path) for path in DHCPD_SHIPPED_UNITS):
+        return False
+    return units.write_file(DHCPD_DEBIAN_UNIT, DHCPD_DEBIAN)
 
 
 # Debian ships conserver as conserver-server: reading /etc/conserver/conserver.cf as user

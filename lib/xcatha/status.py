@@ -70,12 +70,13 @@ def collect(config):
     me, peer = activation.whoami(config)
     columns = [me.name, peer.name]
     table = {row: {} for row in ROWS + ("links", "boot-enabled")}
-    failures, notes = [], []
+    failures, notes, failover = [], [], []
     root = cluster_view()
     source = "cluster" if root is not None else "local"
     if root is not None:
         members, failures, notes = cluster_rows(root, columns)
         table.update(members)
+        failover = last_failover()
     else:
         for name, params in cluster_config.resource_params(config).items():
             rc, reason = activation.run_agent(name, "monitor", params, probe=True)
@@ -89,7 +90,17 @@ def collect(config):
     table["links"][me.name] = "%d/%d" % (len(linked), len(dirs))
     enabled = [unit for _s, _u, boot in activation.service_units(config) for unit in units.enabled_units(boot)]
     table["boot-enabled"][me.name] = " ".join(enabled) or "none"
-    return source, columns, table, failures + notes
+    return source, columns, table, failures + notes, failover
+
+
+def last_failover():
+    """The last failover and its timeline, as the alert agent kept it in the CIB (lines)."""
+    from xcatha import alert
+    result = run.run(["cibadmin", "--query", "--scope", "nodes"], timeout=30, quiet=True)
+    record = alert.last_failover(result.stdout) if result.ok else None
+    if record is None:
+        return ["none recorded (the alert %s records each one)" % cluster_config.ALERT_ID]
+    return [alert.summary(record)] + alert.render_timeline(record)
 
 
 def _vip_holder(config):
@@ -107,7 +118,7 @@ def _vip_holder(config):
     return "unknown"
 
 
-def render(source, columns, table, failures):
+def render(source, columns, table, failures, failover=()):
     width = max(len(row) for row in table) + 2
     lines = ["%-*s %-24s %s" % (width, "(%s view)" % source, columns[0] + " (this host)", columns[1])]
     for row, cells in table.items():
@@ -115,4 +126,7 @@ def render(source, columns, table, failures):
     if failures:
         lines.append("failed actions and notes:")
         lines.extend("  " + failure for failure in failures)
+    if failover:
+        lines.append("last failover:")
+        lines.extend("  " + line for line in failover)
     return "\n".join(lines)

@@ -89,6 +89,7 @@ DROP_IN_NAME = "50-xcatha.conf"
 # that recovery (a monitor sees "stopped", then the service is back under
 # systemd while Pacemaker starts it again).  Before=pacemaker.service makes a
 # shutdown stop Pacemaker (and so the group, in order) before the service.
+# ExecStopPost tells Pacemaker at once when the service dies unasked (xcatha.exited).
 DROP_IN = """# Written by xcatha: this service is managed by Pacemaker (or xcatha activate).
 [Unit]
 Before=pacemaker.service
@@ -96,6 +97,21 @@ Before=pacemaker.service
 [Service]
 Restart=no
 """
+EXIT_HOOK = """# A stop nobody asked for (no stop/restart job) is reported to Pacemaker at once.
+ExecStopPost=-{python} -I -m xcatha.exited {resource} %n
+"""
+# service (as units name it) -> the Pacemaker resource whose agent runs it; the Kea
+# companions are no resource's main service (the dhcpd monitor does not watch them)
+RESOURCES = {"xcatd": "xcatd", "named": "named", "dhcpd": "dhcpd", "kea-dhcp4": "dhcpd",
+             "conserver": "conserver", "goconserver": "conserver", "http": "http",
+             "postgresql": "db", "mysql": "db"}
+PYTHON = "/usr/bin/python3"  # the agents' interpreter (their #! line)
+
+
+def drop_in_text(service=None):
+    """The drop-in for a service's unit: with the exit hook when a resource runs it."""
+    resource = RESOURCES.get(service)
+    return DROP_IN + (EXIT_HOOK.format(python=PYTHON, resource=resource) if resource else "")
 
 
 def parse_os_release(text):
@@ -341,20 +357,21 @@ def drop_in_paths(unit):
     return ["/etc/systemd/system/%s.d/%s" % (unit, DROP_IN_NAME), "/run/systemd/system/%s.d/%s" % (unit, DROP_IN_NAME)]
 
 
-def drop_in_in_place(unit):
+def drop_in_in_place(unit, service=None):
+    """True when the drop-in systemd uses says what it must: the persistent one shadows a
+    runtime one of the same name."""
     for path in drop_in_paths(unit):
         try:
             with open(path, encoding="utf-8") as stream:
-                if stream.read() == DROP_IN:
-                    return True
+                return stream.read() == drop_in_text(service)
         except OSError:
             continue
     return False
 
 
-def write_drop_in(unit, persistent=False):
+def write_drop_in(unit, service=None, persistent=False):
     """Write the drop-in; returns True when something changed (a daemon-reload is then due)."""
-    return write_file(drop_in_paths(unit)[0 if persistent else 1], DROP_IN)
+    return write_file(drop_in_paths(unit)[0 if persistent else 1], drop_in_text(service))
 
 
 def write_file(path, text):
@@ -382,11 +399,12 @@ def take_over(unit, service=None, deadline=None):
     `xcatha setup finish` installs the drop-in for good; without it, start writes a runtime
     one — and pays a daemon-reload (0.2-0.5 s) at the worst moment, during a failover.
     """
-    if not drop_in_in_place(unit):
-        write_drop_in(unit)
+    if not drop_in_in_place(unit, service):
+        # one from `setup finish` of an older xcatha shadows a runtime one of the same name: refresh it
+        write_drop_in(unit, service, persistent=os.path.exists(drop_in_paths(unit)[0]))
         daemon_reload(deadline)
-        log.warning("%s: restart by systemd disabled at runtime (%s); `xcatha setup finish` makes it "
-                    "permanent and saves a daemon-reload at failover", unit, drop_in_paths(unit)[1])
+        log.warning("%s: drop-in (no restart by systemd, exits reported to Pacemaker) written at runtime; "
+                    "`xcatha setup finish` makes it permanent and saves a daemon-reload at failover", unit)
     disable_at_boot(boot_units(service, unit) if service else [unit], deadline=deadline)
 
 

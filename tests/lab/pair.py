@@ -20,6 +20,8 @@ CLUSTER_CONFIG = REPO / "cluster-config" / "xcatha.conf"
 CLUSTER_CONFIG_NET = "192.168.77"  # the network cluster-config/xcatha.conf describes
 NODE_CONFIG = "/etc/xcatha/cluster.conf"
 GROUP = "xcatmn"
+# every resource of the MN, whether in the group (layout group) or beside it (parallel): the
+# MN runs where all of them run
 MEMBERS = ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver", "http")
 
 
@@ -370,8 +372,9 @@ def wait_healthy(lab, timeout=180, group=GROUP, members=MEMBERS):
         if sorted(online(lab)) == sorted(lab.cfg.node_names) and active_node(lab, members=members):
             if cleaned:
                 return active_node(lab, members=members)
-            # forget old failures; the cleanup re-probes the group, so wait for it again
-            any_running_node(lab).exec(["crm_resource", "--cleanup", "--resource", group], timeout=60)
+            # forget old failures (of the group and of the services beside it in the parallel
+            # layout); the cleanup re-probes them, so wait for them again
+            any_running_node(lab).exec(["crm_resource", "--cleanup"], timeout=60)
             cleaned = True
         time.sleep(1)
     raise TimeoutError("the pair did not become healthy: online=%s %s=%s" % (
@@ -387,6 +390,23 @@ def fail_counts(lab, via=None):
             if count:
                 counts[history.get("id")] = count
     return counts
+
+
+def failover_lines(lab, name):
+    """The failover lines xcatha's alert agent wrote to a node's journal."""
+    result = lab.node(name).exec(["journalctl", "-t", "xcatha-alert", "-o", "cat", "--no-pager", "-q"], timeout=30)
+    return [line for line in result.stdout.splitlines() if line.startswith("failover: ")]
+
+
+def wait_failover_line(lab, name, before, timeout=60):
+    """The next failover line on a node (the alert runs once the group's last member started)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        lines = failover_lines(lab, name)
+        if len(lines) > before:
+            return lines[before]
+        time.sleep(0.5)
+    raise TimeoutError("no failover line in %s's journal within %.0fs" % (name, timeout))
 
 
 PACEMAKER_LOG = "/var/log/pacemaker/pacemaker.log"

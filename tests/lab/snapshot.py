@@ -21,7 +21,7 @@ from .util import log
 
 REPO = Path(__file__).resolve().parents[2]
 # debian/ and packaging/ too: the nodes run the package built from all of these
-INPUTS = ("lib", "agents", "cluster-config", "systemd", "tests/lab", "debian", "packaging")
+INPUTS = ("lib", "agents", "cluster-config", "systemd", "share", "tests/lab", "debian", "packaging")
 
 
 def directory(cfg) -> Path:

@@ -102,13 +102,15 @@ def example_config(tmp_path_factory):
 LAB_NET = "192.168.73"  # the network the fixtures were recorded on (the example config says 192.168.77)
 
 
-def pair_config(tmp_path, **replace):
-    """The example cluster.conf on the fixtures' network, its shared dir a fresh directory here."""
+def pair_config(tmp_path, net=LAB_NET, **replace):
+    """The example cluster.conf on the fixtures' network, its shared dir and its backup dir fresh
+    directories here."""
     from xcatha import cluster_config
     shared = Path(tmp_path) / "HA-data"
     shared.mkdir(mode=0o755, exist_ok=True)
-    text = EXAMPLE_CONFIG.read_text().replace("192.168.77.", LAB_NET + ".")
+    text = EXAMPLE_CONFIG.read_text().replace("192.168.77.", net + ".")
     text = text.replace("dir = /HA-data ", "dir = %s " % shared)
+    text = text.replace("dir = /var/lib/xcatha/backup ", "dir = %s " % (Path(tmp_path) / "backup"))
     text = text.replace("require_mount = true", "require_mount = false")
     for old, new in replace.items():
         assert old in text

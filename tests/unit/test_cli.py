@@ -64,3 +64,31 @@ def test_unreadable_crm_mon_output_is_one_line_and_exit_1(runner, tmp_path, monk
     result = invoke("status", "-c", config.path)
     assert result.exit_code == 1
     assert result.output.startswith("xcatha: error: crm_mon's XML cannot be read") and result.output.count("\n") == 1
+
+
+def test_backup_on_the_passive_host_says_so_and_exits_0(runner, tmp_path, monkeypatch):
+    from xcatha import vip
+
+    from .conftest import Call, ip_addr, pair_config
+    monkeypatch.setattr(vip, "static_hostname", lambda: "host1")
+    monkeypatch.setattr(cli, "LOG_FILE", str(tmp_path / "xcatha.log"))
+    config = pair_config(tmp_path)
+    runner.expect(ip_addr(), Call(["crm_resource", "--locate", "--resource", "xcatmn"],
+                                  stdout="resource xcatmn is running on: host2\n"))
+    result = invoke("backup", "-c", config.path)
+    assert (result.exit_code, result.output) == (0, "the group xcatmn runs on host2: no backup here\n")
+
+
+def test_a_failed_backup_is_one_line_and_exit_1(runner, tmp_path, monkeypatch):
+    from xcatha import vip, xcat
+
+    from .conftest import Call, ip_addr, pair_config
+    monkeypatch.setattr(vip, "static_hostname", lambda: "host1")
+    monkeypatch.setattr(xcat, "path_of", lambda name: None)
+    monkeypatch.setattr(cli, "LOG_FILE", str(tmp_path / "xcatha.log"))
+    config = pair_config(tmp_path)
+    runner.expect(ip_addr(), Call(["crm_resource", "--locate", "--resource", "xcatmn"],
+                                  stdout="resource xcatmn is running on: host1\n"))
+    result = invoke("backup", "-c", config.path)
+    assert (result.exit_code, result.output) == (
+        1, "xcatha: error: dumpxCATdb not found under /opt/xcat: is xCAT installed here?\n")

@@ -58,8 +58,21 @@ def test_render_is_valid_and_complete(rendered):
     config, _, _, new = rendered
     assert subprocess.run(["crm_verify", "--xml-file", str(new)]).returncode == 0
     root = ET.parse(new).getroot()
+    # the default layout, parallel: the chain in the group, the services beside it, after it and with it
     group = root.find(".//group[@id='xcatmn']")
-    assert [p.get("id") for p in group.findall("primitive")] == list(cluster_config.MEMBERS)
+    assert [p.get("id") for p in group.findall("primitive")] == ["vip", "shared-data", "db", "xcatd"]
+    resources = root.find("configuration/resources")
+    assert [p.get("id") for p in resources.findall("primitive") if p.get("class") == "ocf"] == \
+        ["named", "dhcpd", "conserver", "http"]
+    order = root.find(".//rsc_order[@id='xcatmn-then-services']")
+    assert [[ref.get("id") for ref in s] + [s.get("sequential")] for s in order.findall("resource_set")] == [
+        ["xcatmn", None], ["named", "dhcpd", "conserver", "http", "false"]]
+    colocation = root.find(".//rsc_colocation[@id='services-with-xcatmn']")
+    assert colocation.get("score") == "INFINITY"
+    assert [[ref.get("id") for ref in s] + [s.get("sequential")] for s in colocation.findall("resource_set")] == [
+        ["named", "dhcpd", "conserver", "http", "false"], ["xcatmn", None]]
+    meta = {n.get("name"): n.get("value") for n in root.find(".//primitive[@id='dhcpd']/meta_attributes")}
+    assert meta == {"resource-stickiness": "100", "migration-threshold": "5", "failure-timeout": "10min"}
     # op timeouts and intervals come from the agents' meta-data (db: start 120 s, monitors every 30 s and 60 s)
     db_ops = {(op.get("name"), op.get("interval"), op.get("timeout")) for op in root.iter("op")
               if op.get("id", "").startswith("db-")}
@@ -96,3 +109,42 @@ def test_render_keeps_move_constraints_and_target_role(rendered):
     assert root.find(".//rsc_location[@id='cli-prefer-xcatmn']") is not None
     assert root.find(".//group[@id='xcatmn']/meta_attributes/nvpair[@name='target-role']").get("value") == "Stopped"
     assert root.find(".//primitive[@id='vip']//nvpair[@name='ip']").get("value") == "192.168.77.10"
+
+
+def test_render_announces_failovers_with_the_alert_agent(tmp_path, rendered):
+    _config, _directory, _live, new = rendered
+    alert = ET.parse(new).getroot().find("./configuration/alerts/alert[@id='xcatha-alert']")
+    assert alert.get("path") == "/usr/share/xcatha/alert"
+    assert alert.find("recipient") is None  # one call per event: one syslog line
+    assert alert.find("instance_attributes") is None
+    # with [alert] recipient the addresses become the alert's option mail_to; the purge takes the
+    # old alert out first (one pcs call here: the full render is proven above)
+    text = CONFIG.read_text().replace("# recipient = hpc-admins@example.org", "recipient = hpc@example.org")
+    config = cluster_config.load(write(tmp_path, text))
+    tree = ET.parse(new)
+    cluster_config.purge(tree.getroot(), config)
+    mailing = tmp_path / "mailing.xml"
+    tree.write(mailing)
+    assert subprocess.run(["pcs", "-f", str(mailing), *cluster_config.alert_command(config)]).returncode == 0
+    alerts = ET.parse(mailing).getroot().findall("./configuration/alerts/alert")
+    assert [a.get("id") for a in alerts] == ["xcatha-alert"]
+    assert [(n.get("name"), n.get("value")) for n in alerts[0].iter("nvpair")] == [("mail_to", "hpc@example.org")]
+
+
+@pytest.mark.parametrize("edit,message", [
+    ("dir = /var/lib/xcatha/backup", "must be an absolute path"),
+    ("keep = 14 ", "must be a whole number"),
+])
+def test_bad_backup_settings_are_refused(tmp_path, edit, message):
+    text = CONFIG.read_text()
+    bad = {"must be an absolute path": "dir = backups", "must be a whole number": "keep = 0 "}[message]
+    with pytest.raises(ConfigError) as error:
+        cluster_config.load(write(tmp_path, text.replace(edit, bad, 1)))
+    assert message in str(error.value)
+
+
+def test_a_backup_inside_the_shared_data_is_refused(tmp_path):
+    text = CONFIG.read_text().replace("dir = /var/lib/xcatha/backup", "dir = /HA-data/backup", 1)
+    with pytest.raises(ConfigError) as error:
+        cluster_config.load(write(tmp_path, text))
+    assert "inside the shared data /HA-data" in str(error.value)

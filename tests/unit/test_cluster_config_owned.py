@@ -109,6 +109,6 @@ def test_the_parameters_a_site_must_set_reach_the_agents(tmp_path):
     params = cluster_config.resource_params(cluster_config.load(config_file(tmp_path, text)))
     assert params["db"] == {"engine": "postgresql", "unit": "postgresql-14.service",
                             "datadir": "/var/lib/pgsql/14/data"}
-    assert params["dhcpd"] == {"config": "/etc/dhcpd.conf"}
+    assert params["dhcpd"] == {"backend": "isc", "config": "/etc/dhcpd.conf"}
     assert params["conserver"] == {"console": "conserver", "port": "7782"}
     assert tuple(params) == cluster_config.MEMBERS

@@ -1,5 +1,6 @@
 """The DHCP backend (site.dhcpbackend): ISC dhcpd or Kea, from the cluster config to the
 dhcpd agent's unit, configuration check and the units a standby must keep disabled."""
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from xcatha import activation, cluster_config, daemons, services, units
 from xcatha.cluster_config import ConfigError
 from xcatha.ocf import Deadline, ExitCode, OcfError
 
-from .conftest import config_file
+from .conftest import Call, config_file, fixture, pair_config
 
 CONFIG = Path(__file__).resolve().parents[2] / "cluster-config" / "xcatha.conf"
 
@@ -19,10 +20,10 @@ def config_with(tmp_path, backend):
     return cluster_config.load(config_file(tmp_path, text.replace("backend = isc ", "backend = %s " % backend, 1)))
 
 
-def test_shipped_config_keeps_isc_and_no_backend_parameter(example_config):
+def test_shipped_config_names_the_isc_backend(example_config):
     config = cluster_config.load(example_config)
     assert cluster_config.dhcp_backend(config) == "isc"
-    assert cluster_config.resource_params(config)["dhcpd"] == {}
+    assert cluster_config.resource_params(config)["dhcpd"] == {"backend": "isc"}
 
 
 def test_kea_reaches_the_dhcpd_agent(tmp_path):
@@ -30,6 +31,64 @@ def test_kea_reaches_the_dhcpd_agent(tmp_path):
     assert cluster_config.resource_params(config)["dhcpd"] == {"backend": "kea"}
     creates = [c for c in cluster_config.pcs_commands(config) if c[:3] == ["resource", "create", "dhcpd"]]
     assert "backend=kea" in creates[0]
+
+
+# crm_diff's patch in the lab (2026-11-29) when cluster.conf went back to `backend = isc` while
+# the live dhcpd resource still had backend=kea: a changed value, nothing deleted
+BACK_TO_ISC = """<diff format="2">
+  <change operation="modify" path="/cib/configuration/resources/group[@id='xcatmn']/primitive[@id='dhcpd']/\
+instance_attributes[@id='dhcpd-instance_attributes']/nvpair[@id='dhcpd-instance_attributes-backend']">
+    <change-list>
+      <change-attr name="value" operation="set" value="isc" />
+    </change-list>
+    <change-result>
+      <nvpair id="dhcpd-instance_attributes-backend" name="backend" value="isc" />
+    </change-result>
+  </change>
+  <change operation="move" path="/cib/configuration/resources/group[@id='xcatmn']/primitive[@id='dhcpd']/\
+instance_attributes[@id='dhcpd-instance_attributes']" position="0" />
+  <change operation="move" path="/cib/configuration/resources/group[@id='xcatmn']/primitive[@id='dhcpd']/\
+operations" position="1" />
+</diff>
+"""
+
+
+def cib_with_backend(backend):
+    """The fixtures' live CIB with the dhcpd resource's backend parameter set."""
+    root = ET.fromstring(fixture("cib.xml"))
+    dhcpd = next(p for p in root.iter("primitive") if p.get("id") == "dhcpd")
+    block = ET.Element("instance_attributes", id="dhcpd-instance_attributes")
+    ET.SubElement(block, "nvpair", id="dhcpd-instance_attributes-backend", name="backend", value=backend)
+    dhcpd.insert(0, block)
+    return root
+
+
+def test_going_back_from_kea_to_isc_is_no_admin_parameter_to_keep(tmp_path):
+    """Seen in the lab: with `backend = isc` rendered as no parameter at all, apply took the live
+    backend=kea for an admin's own parameter and kept it; the agent went on driving Kea while
+    site.dhcpbackend said isc, and the next start's makedhcp -n started ISC dhcpd."""
+    config = pair_config(tmp_path)
+    settings = cluster_config._admin_settings(cib_with_backend("kea"), config)
+    assert settings["dhcpd"]["instance"] == {}
+    creates = [c for c in cluster_config.pcs_commands(config) if c[:3] == ["resource", "create", "dhcpd"]]
+    # The default (parallel) layout: dhcpd runs beside the group, not in it.
+    assert creates == [["resource", "create", "dhcpd", "ocf:xcat:dhcpd", "backend=isc"]]
+
+
+def test_apply_back_to_isc_pushes_the_changed_backend(runner, tmp_path, monkeypatch):
+    config = pair_config(tmp_path)
+    workdir = tmp_path / "cib"
+    monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
+    new = str(workdir / "new.xml")
+    runner.expect(Call(["cibadmin", "--query"], stdout=ET.tostring(cib_with_backend("kea"), encoding="unicode")),
+                  *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
+                  Call(["crm_diff", "--no-version", "--original", str(workdir / "live.xml"), "--new", new], rc=1,
+                       stdout=BACK_TO_ISC),
+                  Call(["cibadmin", "--patch", "--xml-file", str(workdir / "patch.xml")]),
+                  Call(["crm_verify", "--live-check"]))
+    said = []
+    assert cluster_config.apply(config, out=said.append) is True  # no --force: nothing is deleted
+    assert said == ["Applied %s to the cluster." % config.path]
 
 
 def test_unknown_backend_is_refused(tmp_path):
@@ -81,8 +140,9 @@ def test_a_kea_standby_keeps_every_kea_unit_down_and_no_isc_unit(tmp_path, debia
 
 
 def test_kea_start_stops_the_isc_server_makedhcp_started_and_says_why(monkeypatch):
-    """Seen in the lab: makedhcp -n took xCAT's ISC path on the new host, started isc-dhcp-server,
-    which held UDP 67, and Kea could not bind; the start waited two minutes for nothing."""
+    """Seen in the lab: makedhcp -n took xCAT's ISC path on the new host (site.dhcpbackend=isc, the
+    resource's backend=kea), started isc-dhcp-server, which held UDP 67, and Kea could not bind;
+    the start waited two minutes for nothing."""
     stopped = []
     monkeypatch.setattr(units, "unit_exists", lambda unit, *args: True)
     monkeypatch.setattr(daemons.Daemon, "state", lambda self, deadline=None: units.UnitState(
@@ -93,7 +153,8 @@ def test_kea_start_stops_the_isc_server_makedhcp_started_and_says_why(monkeypatc
     with pytest.raises(OcfError) as error:
         kea.refuse_isc_path(Deadline(60))
     assert error.value.code == ExitCode.ERR_GENERIC
-    assert "configured ISC dhcpd, not Kea" in error.value.reason and "dhcpbackend" in error.value.reason
+    assert error.value.reason == ("backend=kea but site.dhcpbackend selects ISC: makedhcp -n started "
+                                  "isc-dhcp-server.service (stopped again)")
     assert stopped == [("dhcpd", True)]
     monkeypatch.setattr(daemons.Daemon, "state", lambda self, deadline=None: units.UnitState(
         self.unit, {"ActiveState": "inactive"}))

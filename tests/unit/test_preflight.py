@@ -43,6 +43,8 @@ def test_check_writes_nothing(runner, host1):
              stdout="reboot of host2 successful: delegate=host1, client=stonith_admin.4103, origin=host1, "
                     "completed='2026-11-29 15:03:31Z'\n"),
         Call(["corosync-cmapctl", "-g", "quorum.two_node"], stdout="quorum.two_node (u8) = 1\n"),
+        Call(["systemctl", "is-enabled", "xcatha-backup.timer"], stdout="enabled\n"),
+        Call(["cibadmin", "--query", "--scope", "nodes"], stdout=fixture("cib-nodes-after-crash.xml")),
         SYNC_PATH_ENABLED)
     findings = {finding.what: finding.level for finding in preflight.check(host1)}
     assert os.listdir(shared) == []
@@ -55,7 +57,11 @@ def test_check_recommends_the_step_that_leaves_the_mn_running(runner, host1):
     runner.expect(ip_addr(), Call(["systemctl", "is-enabled", "xcatd.service"], rc=1, stdout="disabled\n"),
                   Call(["systemctl", "is-enabled", "xcatha-boot-cleanup.service"], stdout="enabled\n"),
                   Call(["cibadmin", "--query"], rc=102, stderr="Could not connect to the CIB: Transport endpoint "
-                       "is not connected\n"), SYNC_PATH_ENABLED)
+                       "is not connected\n"),
+                  Call(["systemctl", "is-enabled", "xcatha-backup.timer"], rc=1, stdout="disabled\n"),
+                  Call(["cibadmin", "--query", "--scope", "nodes"], rc=102, stderr="Could not connect to the CIB: "
+                       "Transport endpoint is not connected\n"),
+                  SYNC_PATH_ENABLED)
     fixes = [finding.fix for finding in preflight.check(host1)]
     assert "xcatha setup units (changes no running service)" in fixes
     assert not [fix for fix in fixes if "setup finish" in fix]
@@ -110,3 +116,23 @@ def test_check_on_the_mn_fails_a_file_that_was_not_pushed(runner, host1, tmp_pat
     found = {f.what: (f.level, f.fix) for f in preflight.sync_checks(host1, activation.whoami(host1)[0])}
     assert found["/etc/hosts differs from the copy host1 pushed on the active MN: not pushed"] == (
         preflight.FAIL, "xcatha sync push (and check xcatha-sync.path)")
+
+
+def test_a_backup_older_than_two_days_is_a_warning(runner, host1, monkeypatch):
+    import time
+    monkeypatch.setattr(time, "time", lambda: 1795977363 + 3 * 86400)  # three days after the lab's backup
+    runner.expect(Call(["systemctl", "is-enabled", "xcatha-backup.timer"], stdout="enabled\n"),
+                  Call(["cibadmin", "--query", "--scope", "nodes"], stdout=fixture("cib-nodes-after-crash.xml")))
+    findings = preflight._backup_findings(host1)
+    assert findings[0].level == preflight.OK
+    assert (findings[1].level, findings[1].what.split(" (")[0]) == (
+        preflight.WARN, "the newest backup of the xCAT database is 3.0 days old")
+    assert findings[1].fix == "journalctl -u xcatha-backup.service on the active MN; xcatha backup there"
+
+
+def test_no_backup_at_all_is_a_warning(runner, host1):
+    runner.expect(Call(["systemctl", "is-enabled", "xcatha-backup.timer"], rc=1, stdout="disabled\n"),
+                  Call(["cibadmin", "--query", "--scope", "nodes"], stdout="<nodes/>\n"))
+    findings = preflight._backup_findings(host1)
+    assert [(f.level, f.fix) for f in findings] == [(preflight.WARN, "xcatha setup units"),
+                                                    (preflight.WARN, "xcatha backup on the active MN")]

@@ -24,14 +24,15 @@ def host1(tmp_path, monkeypatch):
 def test_an_online_peer_shows_online(runner, host1):
     # Each <resource> has <node> children (where it runs), without an online attribute: they
     # must not make host2, online in <nodes>, look offline.
-    runner.expect(ip_addr(), crm_mon(), Call(["systemctl", "is-enabled", "xcatd.service"], rc=1,
-                                             stdout="disabled\n"))
-    source, columns, table, notes = status.collect(host1)
+    runner.expect(ip_addr(), crm_mon(), Call(["cibadmin", "--query", "--scope", "nodes"], stdout="<nodes/>\n"),
+                  Call(["systemctl", "is-enabled", "xcatd.service"], rc=1, stdout="disabled\n"))
+    source, columns, table, notes, failover = status.collect(host1)
     assert (source, columns) == ("cluster", ["host1", "host2"])
     for member in ("vip", "shared-data", "db", "xcatd", "named", "dhcpd", "conserver"):
         assert table[member] == {"host1": "started", "host2": "stopped"}, member
     assert table["boot-enabled"]["host1"] == "none"
     assert notes == []
+    assert failover == ["none recorded (the alert xcatha-alert records each one)"]
 
 
 def test_a_failure_is_shown_on_the_node_crm_mon_names():

@@ -184,3 +184,47 @@ def test_stop_is_done_now_even_while_pacemaker_itself_stops(runner):
     runner.expect(Call(["systemctl", "stop", "--job-mode=ignore-dependencies", "named.service"]),
                   Call(["systemctl", "reset-failed", "named.service"]))
     assert units.stop("named.service", Deadline(60)) is True
+
+
+def test_each_resources_unit_gets_the_exit_hook_naming_its_resource():
+    text = units.drop_in_text("postgresql")
+    assert text.startswith(units.DROP_IN)
+    assert "ExecStopPost=-/usr/bin/python3 -I -m xcatha.exited db %n\n" in text
+    assert "xcatha.exited dhcpd %n" in units.drop_in_text("kea-dhcp4")
+    # a Kea companion is no resource's main service: no hook, the plain drop-in
+    assert units.drop_in_text("kea-dhcp-ddns") == units.DROP_IN
+
+
+def test_a_persistent_drop_in_of_an_older_xcatha_is_refreshed_where_it_is(runner, tmp_path, monkeypatch):
+    """/etc shadows a runtime drop-in of the same name in /run: the hook must go where systemd reads it."""
+    paths = [str(tmp_path / "etc" / "xcatd.service.d" / units.DROP_IN_NAME),
+             str(tmp_path / "run" / "xcatd.service.d" / units.DROP_IN_NAME)]
+    monkeypatch.setattr(units, "drop_in_paths", lambda unit: paths)
+    units.write_file(paths[0], units.DROP_IN)  # what `setup finish` wrote before the hook
+    units.write_file(paths[1], units.drop_in_text("xcatd"))  # shadowed: does not count
+    runner.expect(Call(["systemctl", "daemon-reload"]),
+                  Call(["systemctl", "is-enabled", "xcatd.service"], rc=1, stdout="disabled\n"))
+    units.take_over("xcatd.service", "xcatd", Deadline(60))
+    assert open(paths[0]).read() == units.drop_in_text("xcatd")
+    # in place now: no write, no daemon-reload
+    runner.expect(Call(["systemctl", "is-enabled", "xcatd.service"], rc=1, stdout="disabled\n"))
+    units.take_over("xcatd.service", "xcatd", Deadline(60))
+
+
+def test_debian_runs_isc_dhcpd_from_a_native_unit(tmp_path, monkeypatch):
+    script, unit = tmp_path / "isc-dhcp-server", tmp_path / "isc-dhcp-server.service"
+    monkeypatch.setattr(services, "DHCPD_INIT_SCRIPT", str(script))
+    monkeypatch.setattr(services, "DHCPD_SHIPPED_UNITS", (str(tmp_path / "lib-unit"),))
+    monkeypatch.setattr(services, "DHCPD_DEBIAN_UNIT", str(unit))
+    assert services.adapt_dhcpd() is False and not unit.exists()  # no init script: not Debian's dhcpd
+    script.write_text("#!/bin/sh\n")
+    assert services.adapt_dhcpd() is True
+    text = unit.read_text()
+    assert "Type=exec\n" in text and "EnvironmentFile=-/etc/default/isc-dhcp-server\n" in text
+    # the files and interfaces of the init script; INTERFACES is what makedhcp -n writes
+    assert ("exec /usr/sbin/dhcpd -f -4 -q -cf \"$${DHCPDv4_CONF:-/etc/dhcp/dhcpd.conf}\" -pf "
+            "\"$${DHCPDv4_PID:-/run/dhcpd.pid}\" $${INTERFACESv4:-$$INTERFACES}'") in text
+    assert services.adapt_dhcpd() is False  # already in place
+    (tmp_path / "lib-unit").write_text("[Unit]\n")  # Ubuntu ships its own unit
+    unit.unlink()
+    assert services.adapt_dhcpd() is False and not unit.exists()

@@ -64,3 +64,43 @@ def test_arp_conflict_rules():
     assert vip._arp_conflict(arp(1, own, zero, vip_ip), own, vip_ip) is None                    # our probe
     assert vip._arp_conflict(arp(1, other, elsewhere, vip_ip), own, vip_ip) is None             # asking for it
     assert vip._arp_conflict(b"short", own, vip_ip) is None
+
+
+def with_vip(links, address, prefixlen=24, nic="eth0"):
+    import copy
+    links = copy.deepcopy(links)
+    for link in links:
+        if link["ifname"] == nic:
+            link["addr_info"].append({"family": "inet", "local": address, "prefixlen": prefixlen})
+    return links
+
+
+def test_start_adds_the_address_with_iproute2_and_announces_it(runner):
+    """`ip addr add` as IPaddr2 does: no netlink library imported on the failover's first step."""
+    import json
+
+    from xcatha.ocf import Deadline
+
+    from .conftest import Call, fixture
+    links = json.loads(fixture("ip-j-addr-host1.json"))
+    runner.expect(Call(["ip", "-j", "addr", "show"], stdout=json.dumps(links)),
+                  Call(["ip", "-4", "addr", "add", "192.168.73.10/24", "brd", "192.168.73.255", "dev", "eth0"]),
+                  Call(["ip", "-j", "addr", "show"], stdout=json.dumps(with_vip(links, "192.168.73.10"))),
+                  Call(["arping", "-q", "-U", "-c", "3", "-I", "eth0", "192.168.73.10"]))
+    vip.start(ip("192.168.73.10"), "eth0", 24, None, 3, 0, "vip", Deadline(20))
+
+
+def test_stop_removes_exactly_the_address_and_says_why_when_it_cannot(runner):
+    import json
+
+    from xcatha.ocf import Deadline
+
+    from .conftest import Call, fixture
+    links = with_vip(json.loads(fixture("ip-j-addr-host1.json")), "192.168.73.10")
+    runner.expect(Call(["ip", "-j", "addr", "show", "dev", "eth0"], stdout=json.dumps(links)),
+                  Call(["ip", "-4", "addr", "del", "192.168.73.10/24", "dev", "eth0"], rc=2,
+                       stderr="RTNETLINK answers: Operation not permitted\n"))
+    with pytest.raises(OcfError) as error:
+        vip.stop(ip("192.168.73.10"), "eth0", None, "vip", Deadline(20))
+    assert error.value.reason == ("ip addr del 192.168.73.10/24 dev eth0: RTNETLINK answers: Operation not "
+                                  "permitted")
