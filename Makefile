@@ -78,7 +78,7 @@ install:
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  ln -sfn $(PREFIX)/bin/$$cmd $(SBINDIR)/$$cmd; \
 	done
-	for unit in xcatha-boot-cleanup.service xcatha-backup.service xcatha-backup.timer; do \
+	for unit in xcatha-boot-cleanup.service xcatha-backup.service xcatha-backup.timer xcatha-sync.path xcatha-sync.service; do \
 	  install -D -m 0644 systemd/$$unit $(UNITDIR)/$$unit; \
 	done
 	install -d /usr/share/xcatha
@@ -88,7 +88,8 @@ install:
 uninstall:
 	rm -rf $(OCF_ROOT)/resource.d/$(PROVIDER) $(PREFIX)
 	rm -f $(SBINDIR)/xcatha $(SBINDIR)/activate-xcatmn $(SBINDIR)/deactivate-xcatmn
-	rm -f $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service $(UNITDIR)/xcatha-backup.timer
+	rm -f $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service $(UNITDIR)/xcatha-backup.timer \
+	  $(UNITDIR)/xcatha-sync.path $(UNITDIR)/xcatha-sync.service
 	rm -rf /usr/share/xcatha
 
 # Packages, built from a copy of the checkout (tracked and new files, not what
@@ -125,7 +126,7 @@ rpm:
 # development `make install` left is removed first, lest it shadow the package.
 install-deb: deb
 	rm -rf $(PREFIX) $(UNITDIR)/xcatha-boot-cleanup.service $(UNITDIR)/xcatha-backup.service \
-	  $(UNITDIR)/xcatha-backup.timer
+	  $(UNITDIR)/xcatha-backup.timer $(UNITDIR)/xcatha-sync.path $(UNITDIR)/xcatha-sync.service
 	for cmd in xcatha activate-xcatmn deactivate-xcatmn; do \
 	  if [ -L $(SBINDIR)/$$cmd ]; then rm -f $(SBINDIR)/$$cmd; fi; \
 	done

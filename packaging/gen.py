@@ -101,7 +101,10 @@ def xcatha_page():
               ".TP", "\\fI%s\\fR" % CONFIG, "The pair's configuration (\\fB\\-c\\fR changes it).",
               ".TP", "\\fI%s\\fR" % cli.LOG_FILE, "Every command's log.",
               ".TP", "\\fI/usr/lib/systemd/system/xcatha\\-boot\\-cleanup.service\\fR",
-              "Runs \\fBxcatha boot\\-cleanup\\fR at boot, before corosync and pacemaker.",
+              "Runs \\fBxcatha boot\\-cleanup\\fR at boot, before corosync and pacemaker, and records this "
+              "host's versions and clock in the shared data (\\fBxcatha sync facts\\fR).",
+              ".TP", "\\fI/usr/lib/systemd/system/xcatha\\-sync.path\\fR",
+              "Runs \\fBxcatha sync push\\fR when /etc/hosts or root's ssh keys change ([sync] files).",
               ".SH EXIT STATUS", "0 on success; 1 with a one\\-line reason on failure; 2 on a usage error.",
               ".SH SEE ALSO", ", ".join("\\fB%s\\fR(%s)" % pair for pair in
                                        [("activate-xcatmn", 8), ("deactivate-xcatmn", 8)]

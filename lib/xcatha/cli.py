@@ -277,3 +277,34 @@ def backup_command(path):
     config = _load(path)
     me, _peer = _guarded(activation.whoami, config)
     _guarded(backup.backup, config, me, _say)
+
+
+@main.group("sync")
+def sync_group():
+    """The files that follow the active MN, and this host's versions for the peer's check."""
+
+
+@sync_group.command("push")
+@config_option
+def sync_push(path):
+    """Copy the files of [sync] files into the shared data, on the host holding the group only.
+
+    Run by xcatha-sync.path whenever one of them changes; elsewhere it does nothing."""
+    from xcatha import file_sync, pair_setup
+    config = _load(path)
+    copied = _guarded(pair_setup.sync_push, config)
+    if copied is None:
+        return
+    for name in copied:
+        _say("%s copied to %s" % (name, file_sync.store_dir(config.get("shared", "dir"))))
+
+
+@sync_group.command("facts")
+@config_option
+def sync_facts(path):
+    """Record this host's OS, xCAT and database versions and clock offset in the shared data."""
+    from xcatha import pair_setup
+    facts = _guarded(pair_setup.record_facts, _load(path))
+    _say("recorded: OS %s, xCAT %s, %s %s, clock %+.3f s from the shared storage's" % (
+        facts["os"]["name"], facts["xcat"] or "(not installed)", facts["database"]["engine"],
+        ", ".join(facts["database"]["majors"]) or "(no server)", facts["clock_offset"]))

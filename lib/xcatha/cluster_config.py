@@ -106,6 +106,12 @@ def load(path=DEFAULT_PATH):
         raise ConfigError("%s: [timings] layout must be parallel or group" % path)
     if values.get("dhcp", {}).get("backend", "isc") not in ("isc", "kea"):
         raise ConfigError("%s: [dhcp] backend must be isc or kea (what site.dhcpbackend selects)" % path)
+    if "files" in values.get("sync", {}):
+        from xcatha import file_sync
+        try:
+            file_sync.parse_files(values["sync"]["files"])
+        except file_sync.SyncError as error:
+            raise ConfigError("%s: %s" % (path, error)) from None
     nodes = []
     for section in parser.sections():
         if not section.startswith("node "):
@@ -182,6 +188,8 @@ def resource_params(config):
     for (section, key), (member, parameter) in SITE_PARAMETERS.items():
         if config.get(section, key):
             params[member][parameter] = config.get(section, key)
+    if config.get("sync", "files") is not None:  # present but empty: nothing follows the MN
+        params["shared-data"]["sync_files"] = " ".join(config.get("sync", "files").split()) or "none"
     assert tuple(params) == MEMBERS
     return params
 
@@ -193,6 +201,12 @@ SITE_PARAMETERS = {
     ("console", "port"): ("conserver", "port"), ("console", "unit"): ("conserver", "unit"),
     ("named", "unit"): ("named", "unit"), ("xcatd", "port"): ("xcatd", "port"),
 }
+
+
+def sync_files(config):
+    """The files that follow the active MN ([sync] files; file_sync's defaults without it)."""
+    from xcatha import file_sync
+    return file_sync.parse_files(config.get("sync", "files"))
 
 
 def require_mount(config):

@@ -402,4 +402,118 @@ def reachable(cfgloc_path, deadline, timeout=5.0):
 
 def start(engine, cfgloc_path, deadline):
     cfgloc = check_engine(engine.name, cfgloc_path)
+    data = data_version(engine.name, engine.datadir)
+    problem = version_problem(engine.name, data, server_versions(engine.name), unit=engine.unit) \
+        if data[0] else None
+    if problem:
+        # rc 5: the software this data needs is not installed here; Pacemaker tries the other host
+        raise OcfError(ExitCode.ERR_INSTALLED, "%s: %s" % problem)
     engine.start(cfgloc, deadline)
+
+
+# ---------------------------------------------------------------- can this host's server open the data?
+# PostgreSQL opens only a data directory of its own major version (PG_VERSION); MariaDB opens
+# older data but upgrades it (Debian's debian-start runs mariadb-upgrade at every start), after
+# which the other host's older server can no longer open it: both must be the same major.
+PG_BINARIES = ("/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres", "/usr/bin/postgres")
+MARIADB_BINARIES = ("/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mariadbd", "/usr/libexec/mysqld")
+MARIADB_UPGRADE_INFO = ("mariadb_upgrade_info", "mysql_upgrade_info")
+
+
+def major_of(engine, version):
+    """PostgreSQL >= 10: 15.4 -> 15; MariaDB: 10.11.6-MariaDB -> 10.11."""
+    import re
+    match = re.search(r"(\d+)\.(\d+)", version or "") or re.search(r"(\d+)", version or "")
+    if not match:
+        return None
+    if engine == "postgresql":
+        return match.group(1) if int(match.group(1)) >= 10 else "%s.%s" % match.groups()
+    return ".".join(match.groups())
+
+
+def data_version(engine, datadir):
+    """(major, where it is written) of the data the server would open, or (None, None)."""
+    if engine == "postgresql" and datadir:
+        candidates = [os.path.join(datadir, "PG_VERSION")]
+        # Debian: /var/lib/postgresql/<major>/main; the data of another major is beside it
+        candidates += sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(datadir)), "*", "main",
+                                                    "PG_VERSION")))
+        for path in candidates:
+            try:
+                with open(path, encoding="ascii") as stream:
+                    return stream.read().strip(), path
+            except (OSError, UnicodeDecodeError):
+                continue
+    if engine == "mysql" and datadir:
+        for name in MARIADB_UPGRADE_INFO:
+            path = os.path.join(datadir, name)
+            try:
+                with open(path, encoding="ascii", errors="replace") as stream:
+                    return major_of(engine, stream.read().strip("\0 \n")), path
+            except OSError:
+                continue
+    return None, None
+
+
+def server_versions(engine):
+    """{major: full version} of the servers installed here (Debian may have several PostgreSQLs)."""
+    found = {}
+    patterns = PG_BINARIES if engine == "postgresql" else MARIADB_BINARIES if engine == "mysql" else ()
+    for pattern in patterns:
+        for binary in sorted(glob.glob(pattern)):
+            if not os.access(binary, os.X_OK):
+                continue
+            try:
+                result = run.run([binary, "--version"], timeout=10, quiet=True)
+            except (OSError, run.CommandTimeout):
+                continue
+            major = major_of(engine, result.stdout.split("Ver", 1)[-1]) if result.ok else None
+            if major:
+                found.setdefault(major, result.stdout.strip().splitlines()[0])
+        if engine == "mysql" and found:
+            break  # one MariaDB per host; mysqld is often a link to mariadbd
+    return found
+
+
+def version_problem(engine, data, installed, unit=None, host=None):
+    """(what to do, why) when this host's server cannot open the data; None when it can.  The
+    fix comes first in an exit reason: Pacemaker keeps only its first 128 characters."""
+    major, where = data
+    if major is None or engine not in ("postgresql", "mysql"):
+        return None  # no data yet (a first start), or SQLite
+    host = host or _own_name()
+    have = ", ".join(sorted(installed, key=_version_key)) or "none"
+    if engine == "postgresql":
+        if major not in installed:
+            return ("install PostgreSQL %s on %s" % (major, host),
+                    "the database in %s is PostgreSQL %s (PG_VERSION) but %s has PostgreSQL %s; a data directory "
+                    "moves to another major version only with pg_upgrade" % (os.path.dirname(where), major, host,
+                                                                              have))
+        unit_major = unit.split("@", 1)[1].split("-", 1)[0] if unit and "@" in unit else None
+        if unit_major and unit_major != major:
+            return ("set [database] unit = postgresql@%s-main in cluster.conf, then xcatha cluster-config apply"
+                    % major, "the database in %s is PostgreSQL %s but %s would run %s"
+                    % (os.path.dirname(where), major, host, unit))
+        return None
+    if not installed:
+        return None  # the unit's start says what is missing
+    server = sorted(installed, key=_version_key)[-1]
+    if server == major:
+        return None
+    if _version_key(server) < _version_key(major):
+        return ("upgrade MariaDB on %s to %s" % (host, major),
+                "the database in %s was last upgraded by MariaDB %s (%s) but %s has MariaDB %s"
+                % (os.path.dirname(where), major, os.path.basename(where), host, server))
+    return ("upgrade MariaDB to %s on the other host too, then run mariadb-upgrade once with the group unmanaged "
+            "(pcs resource unmanage xcatmn)" % server,
+            "the database in %s is MariaDB %s (%s) and %s's MariaDB %s would upgrade it so that the other host's "
+            "could no longer open it" % (os.path.dirname(where), major, os.path.basename(where), host, server))
+
+
+def _version_key(text):
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+def _own_name():
+    from xcatha import shared_data
+    return shared_data.own_name()

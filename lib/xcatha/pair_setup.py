@@ -293,6 +293,7 @@ def install_units(config, out):
         raise SetupError("systemctl enable %s failed: %s" % (BOOT_CLEANUP_UNIT, result.last_error_line()))
     out("  %s enabled (removes links a crash leaves behind, before the cluster starts)" % BOOT_CLEANUP_UNIT)
     install_backup_timer(config, out)
+    install_sync_watch(config, out)
 
 
 def install_backup_timer(config, out):
@@ -308,6 +309,39 @@ def install_backup_timer(config, out):
         raise SetupError("systemctl enable --now %s failed: %s" % (backup.TIMER, result.last_error_line()))
     out("  %s enabled: dumpxCATdb at %s into %s (the %d newest kept), where the group runs"
         % (backup.TIMER, backup.calendar(when), directory, keep))
+
+
+SYNC_PATH_UNIT = "xcatha-sync.path"
+SYNC_DROP_IN = "/etc/systemd/system/xcatha-sync.path.d/50-files.conf"
+
+
+def sync_watch_drop_in(files):
+    """The path unit's watch list for [sync] files when they differ from the packaged defaults
+    (a glob is watched through its directory); None: the packaged list fits."""
+    from xcatha import file_sync
+    if tuple(files) == file_sync.DEFAULT_FILES:
+        return None
+    watched = sorted({os.path.dirname(f) if any(c in f for c in "*?[") else f for f in files})
+    return ("# Written by xcatha setup units from [sync] files.\n[Path]\nPathChanged=\n"
+            + "".join("PathChanged=%s\n" % path for path in watched))
+
+
+def install_sync_watch(config, out):
+    """xcatha-sync.path enabled and watching [sync] files: they follow the active MN."""
+    files = cluster_config.sync_files(config)
+    text = sync_watch_drop_in(files)
+    changed = units.write_file(SYNC_DROP_IN, text) if text else False
+    if not text and os.path.exists(SYNC_DROP_IN):
+        os.unlink(SYNC_DROP_IN)
+        changed = True
+    if changed:
+        units.daemon_reload()
+    action = ["enable", "--now"] if files else ["disable", "--now"]
+    result = units.run.run([units.SYSTEMCTL, *action, SYNC_PATH_UNIT], timeout=60)
+    if not result.ok:
+        raise SetupError("systemctl %s %s failed: %s" % (" ".join(action), SYNC_PATH_UNIT, result.last_error_line()))
+    out("  %s %s" % (SYNC_PATH_UNIT, "enabled: %s follow the active MN" % " ".join(files) if files
+                     else "disabled ([sync] files is empty)"))
 
 
 def units_step(config, out, dry_run=False):
@@ -329,6 +363,27 @@ def _record_versions(config, node, out):
         running = False
     if running and preflight.record_versions(config, node):
         out("  this host's xCAT and database versions recorded in the cluster (for xcatha check)")
+
+
+def sync_push(config):
+    """`xcatha sync push`: the files that follow the MN into the shared data; None (nothing done)
+    unless this host holds the group: started here since boot, and the lease names it."""
+    from xcatha import file_sync
+    shared_dir = config.get("shared", "dir")
+    holder = shared_data.lease_holder(shared_dir)
+    own = shared_data.own_name()
+    if not os.path.exists(shared_data.marker_path(SHARED_DATA_INSTANCE)) or holder is None or \
+            holder.split(".")[0] != own.split(".")[0]:
+        return None
+    copied, _gone = file_sync.push(shared_dir, cluster_config.sync_files(config), own)
+    return copied
+
+
+def record_facts(config):
+    """`xcatha sync facts`: this host's versions and clock offset, for the other host's check."""
+    from xcatha import parity
+    shared_dir = check_shared_dir(config)
+    return parity.record(shared_dir, whoami(config)[0].name, config.get("database", "engine"))
 
 
 def finish(config, out, dry_run=False):

@@ -1,15 +1,16 @@
 """xcatha check: a preflight of the pair, each finding with the fix.
 
-What can only be seen on the other host (its xCAT and database versions) is compared
-through the cluster: `xcatha setup units` records each host's versions as permanent node
-attributes in the CIB.  The check itself writes nothing.
+What can only be seen on the other host (its OS, xCAT and database versions, its clock) is
+compared with what it recorded in the shared data (parity), whether or not the cluster runs;
+`xcatha setup units` also records each host's versions as permanent node attributes in the
+CIB.  The check itself writes nothing.
 """
-import glob
 import ipaddress
 import os
 import socket
 
-from xcatha import activation, backup, cluster_config, db, run, shared_data, units, xcat, xcat_tables
+from xcatha import activation, backup, cluster_config, db, run, shared_data, units, xcat_tables
+from xcatha.log import log
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -101,6 +102,8 @@ def check(config):
 
     findings.extend(_cluster_checks(me, peer, config))
     findings.extend(_backup_findings(config))
+    findings.extend(parity_checks(config, me, peer))
+    findings.extend(sync_checks(config, me))
     return findings
 
 
@@ -142,33 +145,16 @@ def _backup_findings(config):
     return findings
 
 
-SERVER_BINARIES = {
-    "postgresql": ["/usr/bin/postgres", "/usr/lib/postgresql/*/bin/postgres", "/usr/pgsql-*/bin/postgres"],
-    "mysql": ["/usr/sbin/mariadbd", "/usr/sbin/mysqld", "/usr/libexec/mysqld"],
-}
-
-
-def _server_binary(engine):
-    for pattern in SERVER_BINARIES.get(engine, []):
-        for candidate in sorted(glob.glob(pattern), reverse=True):
-            if os.access(candidate, os.X_OK):
-                return candidate
-    return None
-
-
 def _versions(engine):
     """The versions both hosts must share: xCAT's and the database server's."""
+    from xcatha import parity
     versions = {}
-    lsxcatd = xcat.path_of("lsxcatd")
-    if lsxcatd:
-        result = run.run([lsxcatd, "-v"], env=dict(xcat.environment(), XCATBYPASS="1"), timeout=30, quiet=True)
-        if result.ok and result.stdout.strip():
-            versions["xcat"] = result.stdout.strip().splitlines()[0]
-    binary = _server_binary(engine)
-    if binary:
-        result = run.run([binary, "--version"], timeout=10, quiet=True)
-        if result.ok:
-            versions[engine] = result.stdout.strip()
+    release = parity.xcat_version()
+    if release:
+        versions["xcat"] = release
+    servers = db.server_versions(engine)
+    if servers:
+        versions[engine] = servers[sorted(servers, key=db._version_key)[-1]]
     return versions
 
 
@@ -188,7 +174,13 @@ def _fence_devices(cib_xml):
 
 
 def record_versions(config, node):
-    """This host's versions as permanent node attributes, for the peer's check to compare."""
+    """This host's versions as permanent node attributes, and with its clock in the shared data
+    (parity), for the peer's check to compare."""
+    from xcatha import parity
+    try:
+        parity.record(config.get("shared", "dir"), node.name, config.get("database", "engine"))
+    except OSError as error:
+        log.warning("cannot record this host's versions in the shared data: %s", error)
     for key, value in _versions(config.get("database", "engine")).items():
         result = run.run(["crm_attribute", "--node", node.name, "--name", "xcatha-version-" + key, "--update",
                           value, "--lifetime", "forever"], timeout=30, quiet=True)
@@ -209,23 +201,10 @@ def _cluster_checks(me, peer, config):
     except (FileNotFoundError, run.CommandTimeout):
         cib = None
     if cib is None or not cib.ok:
-        findings.append(Finding(WARN, "no cluster runs here: fencing, two_node and the peer's versions not checked",
+        findings.append(Finding(WARN, "no cluster runs here: fencing and two_node not checked",
                                 "pcs host auth, pcs cluster setup --start, xcatha cluster-config apply"))
         return findings
-    # compare our versions with those the peer recorded (xcatha setup units records them)
-    versions = _versions(config.get("database", "engine"))
-    for key, value in versions.items():
-        result = run.run(["crm_attribute", "--node", peer.name, "--name", "xcatha-version-" + key, "--query",
-                          "--quiet", "--lifetime", "forever"], timeout=30, quiet=True)
-        theirs = result.stdout.strip() if result.ok else ""
-        if not theirs:
-            findings.append(Finding(WARN, "%s version of %s unknown" % (key, peer.name),
-                                    "run xcatha setup units on %s (it records them)" % peer.name))
-        elif theirs != value:
-            findings.append(Finding(FAIL, "%s differs: %s has %s, %s has %s" % (key, me.name, value, peer.name, theirs),
-                                    "install the same %s version on both hosts" % key))
-        else:
-            findings.append(Finding(OK, "%s is the same on both hosts (%s)" % (key, value)))
+    # the versions of both hosts are compared by parity_checks, cluster or not
     # fencing configured and tested
     enabled = run.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query",
                        "--quiet"], timeout=30, quiet=True).stdout.strip()
@@ -258,4 +237,68 @@ def _cluster_checks(me, peer, config):
     else:
         findings.append(Finding(FAIL, "corosync two_node is not set: one host alone has no quorum",
                                 "pcs quorum update two_node=1 (cluster stopped), or set it in corosync.conf"))
+    return findings
+
+
+# ---------------------------------------------------------------- issue 16: parity and sync
+def parity_checks(config, me, peer):
+    """This host now against what the peer recorded in the shared data (cluster or not), and
+    whether this host's database server can open the shared database."""
+    from xcatha import parity
+    shared_dir = config.get("shared", "dir")
+    engine = config.get("database", "engine")
+    mine = parity.gather(engine)
+    recorded = parity.read(shared_dir, me.name) or {}
+    mine["clock_offset"] = recorded.get("clock_offset")
+    findings = [Finding(level, what, fix) for level, what, fix in
+                parity.compare(me.name, mine, peer.name, parity.read(shared_dir, peer.name))]
+    if engine != "sqlite":
+        server = db.engine_for(engine, config.get("database", "unit"), config.get("database", "datadir"))
+        data = db.data_version(engine, shared_data.target_of(shared_dir, server.datadir))
+        installed = dict(zip(mine["database"]["majors"], mine["database"]["versions"]))
+        problem = db.version_problem(engine, data, installed, unit=server.unit, host=me.name) if data[0] else None
+        if problem:
+            fix, why = problem
+            findings.append(Finding(FAIL, "%s: the db start would refuse here" % why, fix))
+        elif data[0]:
+            findings.append(Finding(OK, "%s's %s can open the shared database (%s %s)" % (
+                me.name, engine, engine, data[0])))
+    return findings
+
+
+def sync_checks(config, me):
+    """The files that follow the active MN: the path unit, and what a failover would install here."""
+    from xcatha import file_sync
+    findings = []
+    try:
+        files = cluster_config.sync_files(config)
+    except file_sync.SyncError as error:
+        return [Finding(FAIL, str(error), "fix [sync] files in %s" % config.path)]
+    if not files:
+        return [Finding(WARN, "[sync] files is empty: no file follows the active MN",
+                        "list /etc/hosts and /root/.ssh/id_* in [sync] files, as xCAT's HA guide syncs them")]
+    if units.enabled_units(["xcatha-sync.path"]):
+        findings.append(Finding(OK, "xcatha-sync.path is enabled: %s follow the active MN" % " ".join(files)))
+    else:
+        findings.append(Finding(WARN, "xcatha-sync.path is not enabled: changes of %s on the MN reach the "
+                                "shared data only when it stops" % " ".join(files),
+                                "systemctl enable --now xcatha-sync.path (xcatha setup units does it)"))
+    shared_dir = config.get("shared", "dir")
+    manifest = file_sync.read_manifest(shared_dir)
+    if manifest is None:
+        findings.append(Finding(WARN, "no file has been copied into %s yet" % file_sync.store_dir(shared_dir),
+                                "xcatha sync push on the active MN"))
+        return findings
+    holder = shared_data.lease_holder(shared_dir)
+    active = holder is not None and holder.split(".")[0] == me.name.split(".")[0]
+    pending = file_sync.differences(shared_dir, files, (shared_data.own_name(), me.name))
+    for path, why in pending:
+        if active:
+            findings.append(Finding(FAIL, "%s %s on the active MN: not pushed" % (path, why),
+                                    "xcatha sync push (and check xcatha-sync.path)"))
+        else:
+            findings.append(Finding(OK, "%s here %s: a failover to %s installs it (the local one kept as %s%s)"
+                                    % (path, why, me.name, path, file_sync.PREV_SUFFIX)))
+    if not pending:
+        findings.append(Finding(OK, "%s match the copy in the shared data" % " ".join(files)))
     return findings

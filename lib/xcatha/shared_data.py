@@ -206,12 +206,59 @@ def check_storage(shared_dir, deadline):
                        % (path, result.last_error_line()))
 
 
+def install_synced(shared_dir, sync_files):
+    """The files that follow the MN, as the last MN left them (file_sync); a problem is
+    logged, never fatal: the services can run with the local copies."""
+    if not sync_files:
+        return
+    from xcatha import file_sync
+    try:
+        file_sync.pull(shared_dir, sync_files, (own_name(),))
+    except OSError as error:
+        log.warning("sync: cannot install the files that follow the MN from %s: %s", shared_dir, error)
+
+
+def record_facts(shared_dir, engine):
+    """This host's versions and clock into the shared data (parity), for the other host's check:
+    a few quick commands; a problem is logged, never fatal."""
+    from xcatha import parity
+    try:
+        parity.record(shared_dir, own_name(), engine)
+    except (OSError, run.CommandTimeout) as error:
+        log.warning("cannot record this host's versions in %s: %s", shared_dir, error)
+
+
+def first_push(shared_dir, sync_files):
+    """The first MN of the pair gives the shared data its first copy (the path unit pushes
+    changes only); later starts never push: what a previous MN left is the truth."""
+    from xcatha import file_sync
+    if not sync_files or file_sync.read_manifest(shared_dir) is not None:
+        return
+    try:
+        file_sync.push(shared_dir, sync_files, own_name())
+    except OSError as error:
+        log.warning("sync: cannot copy the files that follow the MN into %s: %s", shared_dir, error)
+
+
+def push_synced(shared_dir, sync_files, timeout=10.0):
+    """The last push before this host lets go (the path unit may be off, or a change too recent);
+    in a child, like the lease's release: storage that does not answer must not hang a stop."""
+    argv = [_python(), "-I", "-m", "xcatha.file_sync", "push", shared_dir, own_name(), *sync_files]
+    try:
+        result = run.run(argv, timeout=timeout)
+    except run.CommandTimeout:
+        log.warning("sync: the shared storage %s does not answer; the files were not pushed", shared_dir)
+        return
+    if not result.ok:
+        log.warning("sync: pushing the files that follow the MN failed: %s", result.last_error_line())
+
+
 def _python():
     import sys
     return sys.executable or "/usr/bin/python3"
 
 
-def start(shared_dir, dirs, suffix, require_mount, instance):
+def start(shared_dir, dirs, suffix, require_mount, instance, sync_files=()):
     check_shared_dir(shared_dir, require_mount)
     missing = [target_of(shared_dir, d) for d in dirs if not os.path.isdir(target_of(shared_dir, d))]
     if missing:
@@ -219,10 +266,14 @@ def start(shared_dir, dirs, suffix, require_mount, instance):
                        % ", ".join(missing))
     for directory in dirs:
         _make_link(shared_dir, directory, suffix)
+    # Before the marker: the path unit's push runs only on a host that is marked, so it
+    # never copies this host's stale files over the ones the last MN left.
+    install_synced(shared_dir, sync_files)
     os.makedirs(STATE_DIR, exist_ok=True)
     with open(marker_path(instance), "w", encoding="utf-8") as stream:
         stream.write(shared_dir + "\n")
     take_lease(shared_dir)
+    first_push(shared_dir, sync_files)
     code, reason = status(shared_dir, dirs, instance)
     if code != ExitCode.SUCCESS:
         raise OcfError(ExitCode.ERR_GENERIC, "after linking: %s" % reason)
@@ -257,7 +308,9 @@ def _make_link(shared_dir, directory, suffix):
     log.info("linked %s -> %s", directory, target)
 
 
-def stop(shared_dir, dirs, suffix, instance):
+def stop(shared_dir, dirs, suffix, instance, sync_files=()):
+    if sync_files and os.path.exists(marker_path(instance)):
+        push_synced(shared_dir, sync_files)
     for directory in dirs:
         if link_points_into(directory, shared_dir):
             os.unlink(directory)

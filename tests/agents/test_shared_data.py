@@ -7,7 +7,10 @@ LINKS = ("/install", "/etc/xcat", "/root/.xcat", "/tftpboot", "/var/lib/postgres
 
 
 def tree_digest(pg, path):
-    return pg.sh("cd %s && find . -printf '%%p %%y %%s %%m\\n' | sort | md5sum" % path).stdout
+    """The shared data's tree, without what the agent keeps there about the pair itself: the files
+    that follow the MN (.xcatha-sync) and each host's versions (.xcatha-hosts)."""
+    return pg.sh("cd %s && find . \\( -path ./.xcatha-sync -o -path ./.xcatha-hosts \\) -prune -o "
+                 "-printf '%%p %%y %%s %%m\\n' | sort | md5sum" % path).stdout
 
 
 def test_ocf_tester(pg):
@@ -30,6 +33,8 @@ def test_start_links_stop_unlinks_and_never_touches_shared_data(pg):
     assert pg.run("shared-data", "monitor").returncode == 7
     pg.sh("rm -f /HA-data/.xcatha-status-*")
     assert tree_digest(pg, "/HA-data") == shared_before
+    # the first start gave the shared data its copy of the files that follow the MN
+    assert pg.sh("cmp /etc/hosts /HA-data/.xcatha-sync/files/etc/hosts").returncode == 0
 
 
 def test_real_directory_is_moved_aside_and_restored_intact(pg):
