@@ -33,7 +33,7 @@ def test_kea_reaches_the_dhcpd_agent(tmp_path):
 
 
 def test_unknown_backend_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match=r"\[dhcp\] backend must be isc or kea"):
+    with pytest.raises(ConfigError, match=r"\[dhcp\] backend=auto is not one of isc, kea"):
         config_with(tmp_path, "auto")
 
 
