@@ -18,23 +18,26 @@ TABLE = "fault_rows"
 WORKDIR = Path("/var/lib/xcatha-lab-faults")
 
 
-def new_lab():
+def new_lab(**settings):
     """The fault lab: prefix xhf, 192.168.75.0/24, next to the default lab."""
-    return frozen.new_lab("xhf", "192.168.75", WORKDIR)
+    return frozen.new_lab("xhf", "192.168.75", WORKDIR, **settings)
 
 
 class Run:
-    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print):
+    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print, engine="postgresql"):
         self.lab = lab
         self.seed = seed
         self.bound = bound
         self.say = say
+        self.engine = engine
         self.kind_names = kind_names
-        self.plan = kinds.draw_plan(random.Random(seed), count, kind_names)
+        self.plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
         self.violations = Violations(say)
         self.records = []
         self.committed = set()       # ids of rows committed to xcatdb
         self.probes = dict(pair.PROBES)
+        if engine == "sqlite":   # no database server to ask through the VIP: xCAT's probe reads the tables
+            del self.probes["sql"]
         self.watch = None
         self.aborted = None
 
@@ -59,8 +62,9 @@ class Run:
 
     def prepare(self):
         pair.wait_healthy(self.lab, timeout=HEALTHY_BOUND)
-        created = pair.sql(self.lab, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id integer PRIMARY KEY, "
-                                     "kind text NOT NULL, at timestamptz NOT NULL DEFAULT now())" % (TABLE, TABLE))
+        # SQL every engine takes (PostgreSQL, MariaDB, SQLite)
+        created = pair.sql(self.lab, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id integer PRIMARY KEY, kind text "
+                                     "NOT NULL, at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP)" % (TABLE, TABLE))
         if created.returncode != 0:
             raise RuntimeError("cannot create %s in xcatdb: %s" % (TABLE, created.stderr.strip()))
         port = None
@@ -76,7 +80,7 @@ class Run:
 
     def run_one(self, number, entry):
         active = pair.active_node(self.lab)
-        fault = kinds.make(self.lab, active, entry)
+        fault = kinds.make(self.lab, active, entry, self.engine)
         record = {"n": number, "kind": entry["kind"], "target": fault.target, "detail": "", "active": active,
                   "recovery_s": None, "where": None, "outcome": "", "notes": fault.notes, "events": [],
                   "diagnostics": {}, "healthy_after": False}
@@ -89,7 +93,8 @@ class Run:
                 fault.inject()
                 record["detail"] = fault.describe()
                 if fault.heal_first:
-                    time.sleep(fault.window)
+                    for problem in fault.during():
+                        self.violations.add(problem)
                     fault.notes.append("at the end of the %.0f s window: %s" % (fault.window, self.glance(fault)))
                     fault.heal()
                     clock = time.monotonic()
@@ -286,6 +291,7 @@ class Run:
         recovered = [r for r in self.records if r["recovery_s"] is not None]
         return {
             "seed": self.seed,
+            "engine": self.engine,
             "faults": len(self.records),
             "recovered": len(recovered),
             "violations": list(self.violations.items),
@@ -332,9 +338,10 @@ def line_of(record):
 def write_report(path, summary, run, extra):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Fault run, seed %s" % summary["seed"], "",
-             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s`" % (
-                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else ""),
+    lines = ["# Fault run, seed %s, engine %s" % (summary["seed"], run.engine), "",
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s --engine %s%s`" % (
+                 len(run.plan), summary["seed"], run.engine,
+                 " --kinds " + ",".join(run.kind_names) if run.kind_names else ""),
              "", "| # | kind | target | detail | recovery (s) | outcome | notes |", "|---|---|---|---|---|---|---|"]
     for r in run.records:
         seconds = "-" if r["recovery_s"] is None else "%.1f" % r["recovery_s"]
@@ -352,7 +359,8 @@ def write_report(path, summary, run, extra):
     if run.aborted:
         lines.append("- run stopped early: %s" % run.aborted)
     lines += ["", "## Violations", ""] + (["- %s" % v for v in summary["violations"]] or ["none"])
-    lines += ["", "## Kinds", ""] + ["- **%s**: %s" % (name, cls.how) for name, (cls, _) in kinds.catalogue().items()]
+    lines += ["", "## Kinds", ""] + ["- **%s**: %s" % (name, cls.how)
+                                     for name, (cls, _) in kinds.catalogue(run.engine).items()]
     lines += ["", "## Per fault: cluster events (from pacemaker.log, seconds after injection)", ""]
     for r in run.records:
         lines += ["### %d. %s on %s %s — %s" % (r["n"], r["kind"], r["target"], r["detail"], r["outcome"]), ""]
@@ -365,22 +373,25 @@ def write_report(path, summary, run, extra):
 
 
 # ---------------------------------------------------------------- the whole run
-def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print):
-    """Build (or reuse) the fault lab, run the plan, tear the lab down (unless keep),
-    write the report; returns (summary, report path)."""
+def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print,
+              engine="postgresql"):
+    """Build (or reuse) the fault lab on xCAT's database in `engine`, run the plan, tear
+    the lab down (unless keep), write the report; returns (summary, report path)."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
-    say("faults: seed %d" % seed)
-    run = Run(new_lab(), seed, count, kind_names, bound, say)
+    say("faults: seed %d, engine %s" % (seed, engine))
+    plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
+    run = Run(new_lab(shared_storage="fuse" if kinds.needs_storage(plan, engine) else ""), seed, count, kind_names,
+              bound, say, engine)
     lab = run.lab
     say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
     started = time.monotonic()
     extra = {}
     try:
-        if reuse and frozen.reusable(lab):
+        if reuse and frozen.reusable(lab, engine=engine):
             say("reusing the fault lab (group on %s)" % pair.active_node(lab))
         else:
             say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
-            frozen.build(lab)
+            frozen.build(lab, engine)
             extra["build"] = "%.0f s" % (time.monotonic() - started)
         summary = run.execute()
     except Exception as error:  # noqa: BLE001 - whatever stopped the run, report it
