@@ -510,7 +510,22 @@ class StorageHang(StorageFault):
     def heal(self):
         if not self.healed:
             self.restore(self.lab.cfg)
+            self.clean_up_if_stopped()
         self.healed = True
+
+    def clean_up_if_stopped(self, settle=20):
+        """While the storage was out the group's start failed wherever it was tried, which keeps it
+        from starting there until failure-timeout: once the storage is back, an admin runs
+        `pcs resource cleanup` for it, and so does this (noted in the report)."""
+        time.sleep(settle)
+        root = cluster.status(self.lab)
+        if root is None or cluster.group_on(root):
+            return
+        failed = [f for f in cluster.failures(root) if " start on " in f]
+        if failed:
+            self.notes.append("the group ran nowhere once the storage was back (%s): pcs resource cleanup, as an "
+                              "admin does" % "; ".join(failed)[:300])
+            pair.any_running_node(self.lab).exec(["pcs", "resource", "cleanup"], timeout=120)
 
 
 class StorageGone(StorageHang):
@@ -529,6 +544,9 @@ class SharedFull(StorageHang):
     window = NOTICE_BOUND + 20
     FULL_WORDS = ("No space left", "is full", "ENOSPC")
     cut, restore = staticmethod(storage.fill), staticmethod(storage.unfill)
+
+    def clean_up_if_stopped(self, settle=0):
+        """A full filesystem must not have stopped the group: no cleanup."""
 
     def describe(self):
         return "%d MB taken for %.0f s" % (getattr(self, "cut_result", 0) // 2 ** 20, self.window)

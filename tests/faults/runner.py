@@ -96,8 +96,8 @@ class Run:
                     for problem in fault.during():
                         self.violations.add(problem)
                     fault.notes.append("at the end of the %.0f s window: %s" % (fault.window, self.glance(fault)))
+                    clock = time.monotonic()   # the way back (a cleanup included) counts
                     fault.heal()
-                    clock = time.monotonic()
                 record["recovery_s"], record["where"], why = self.wait_recovered(fault, clock)
             except (kinds.FaultError, LabError) as error:
                 why = "injection failed: %s" % error
