@@ -67,15 +67,42 @@ def parse_cfgloc(text):
     return Cfgloc(PREFIX_ENGINE[prefix], dsn, user, password)
 
 
-def read_cfgloc(path=CFGLOC):
-    """The parsed cfgloc, or None when there is none (SQLite)."""
-    try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, error.strerror)) from None
+READ_CODE = (  # in a child: cfgloc is on the shared storage, which may hang (the agent must not)
+    "import sys\n"
+    "try:\n"
+    "    sys.stdout.write(open(sys.argv[1], encoding='utf-8').read())\n"
+    "except FileNotFoundError:\n"
+    "    sys.exit(2)\n"
+    "except OSError as e:\n"
+    "    sys.stderr.write(e.strerror + '\\n'); sys.exit(1)\n")
+
+
+def read_cfgloc(path=CFGLOC, deadline=None):
+    """The parsed cfgloc, or None when there is none (SQLite).  With a deadline it is read by a
+    child within a share of it: cfgloc lives on the shared storage, and storage that hangs
+    must fail this action in time, not hang it until the executor kills it."""
+    if deadline is not None:
+        import sys
+        budget = max(min(deadline.share(0.3), 10.0), 0.5)
+        try:
+            result = run.run([sys.executable or "/usr/bin/python3", "-I", "-c", READ_CODE, path], timeout=budget,
+                             quiet=True)
+        except run.CommandTimeout:
+            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: the shared storage does not answer (%.0fs)"
+                           % (path, budget)) from None
+        if result.rc == 2:
+            return None
+        if not result.ok:
+            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, result.last_error_line()))
+        text = result.stdout
+    else:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, error.strerror)) from None
     try:
         return parse_cfgloc(text)
     except ValueError as error:
@@ -86,9 +113,9 @@ def sqlite_files(directory=SQLITE_DIR):
     return sorted(glob.glob(os.path.join(directory, "*.sqlite")))
 
 
-def check_engine(engine, cfgloc_path):
+def check_engine(engine, cfgloc_path, deadline=None):
     """The seed's 'check if current DB type is matched, if not, exit': rc 6 naming both."""
-    cfgloc = read_cfgloc(cfgloc_path)
+    cfgloc = read_cfgloc(cfgloc_path, deadline)
     if cfgloc is not None:
         actual = cfgloc.engine
     elif sqlite_files(os.path.dirname(cfgloc_path)):
@@ -180,7 +207,7 @@ class Engine:
         code, reason = self.server_status(deadline)
         if code != ExitCode.SUCCESS or depth < 10:
             return code, reason
-        cfgloc = read_cfgloc(cfgloc_path)
+        cfgloc = read_cfgloc(cfgloc_path, deadline)
         if cfgloc is None:
             return ExitCode.ERR_GENERIC, "%s is missing" % cfgloc_path
         try:
@@ -401,5 +428,5 @@ def reachable(cfgloc_path, deadline, timeout=5.0):
 
 
 def start(engine, cfgloc_path, deadline):
-    cfgloc = check_engine(engine.name, cfgloc_path)
+    cfgloc = check_engine(engine.name, cfgloc_path, deadline)
     engine.start(cfgloc, deadline)

@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from . import realxcat, snapshot, xcat
+from . import realxcat, snapshot, storage, xcat
 from .config import COMPUTE_NODES, LabConfig
 from .lab import Lab
 from .util import log
@@ -164,7 +164,7 @@ def planned_move(lab, target, timeout=180):
 
 # ---------------------------------------------------------------- service probes (from the client)
 def cfgloc(lab):
-    text = (lab.cfg.shared_data / "etc/xcat/cfgloc").read_text().strip()
+    text = (storage.host_view(lab.cfg) / "etc/xcat/cfgloc").read_text().strip()
     dsn, user, password = text.split("|", 2)
     return dsn.split(":", 1)[0], user, password
 
@@ -244,7 +244,7 @@ def xcat_client(lab, command, *args):
     credentials = home / ".xcat"
     credentials.mkdir(mode=0o700, exist_ok=True)
     for name in ("ca.pem", "client-cred.pem"):
-        source = lab.cfg.shared_data / "root/.xcat" / name
+        source = storage.host_view(lab.cfg) / "root/.xcat" / name
         if source.exists():
             (credentials / name).write_bytes(source.read_bytes())
             (credentials / name).chmod(0o600)
@@ -286,7 +286,7 @@ def probe_sql(lab, statement="SELECT count(*) FROM site"):
 def engine_of(lab):
     """The engine of the pair's xCAT database, from the shared data: cfgloc's prefix, else
     (no cfgloc: xCAT's default) SQLite."""
-    if not (lab.cfg.shared_data / "etc/xcat/cfgloc").exists():
+    if not (storage.host_view(lab.cfg) / "etc/xcat/cfgloc").exists():
         return "sqlite"
     return {"Pg": "postgresql", "mysql": "mysql"}[cfgloc(lab)[0]]
 

@@ -40,6 +40,12 @@ def served(cfg):
     return cfg.workdir / "storage-served"
 
 
+def host_view(cfg):
+    """Where the host reads the shared data: on the failing storage, the server's side (a read
+    through the cut FUSE mount would hang the test run itself in D state)."""
+    return backing(cfg) if enabled(cfg) else cfg.shared_data
+
+
 def create(cfg) -> None:
     """A fresh, empty filesystem, served at HA-data."""
     teardown(cfg)
