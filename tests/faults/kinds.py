@@ -454,11 +454,11 @@ class StorageFault(Fault):
     unnoticed = "the storage fault went unnoticed for %.0f s (bound %d s)"
 
     def before_window(self):
-        pass
+        """Problems found as the window opens."""
+        return []
 
     def during(self):
-        self.before_window()
-        problems, seen = [], None
+        problems, seen = self.before_window(), None
         end = time.monotonic() + self.window
         while time.monotonic() < end:
             if seen is None:
@@ -553,11 +553,20 @@ class SharedFull(StorageHang):
 
     unnoticed = "no monitor said that the shared filesystem is full within %.0f s (bound %d s)"
 
+    # A write that needs new blocks (a row fits in a page the table already has): about 2 MB that
+    # compresses badly, in each engine's SQL.
+    BIG_VALUE = {"postgresql": "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 64000) g)",
+                 "mysql": "(SELECT REPEAT(MD5(RAND()), 64000))",   # InnoDB stores it as it is
+                 "sqlite": "hex(randomblob(1000000))"}
+
     def before_window(self):
-        wrote = pair.sql(self.lab, "INSERT INTO fault_rows (id, kind) VALUES (%d, 'while full')"
-                         % (100000 + int(self.injected_at) % 100000))
-        self.notes.append("a write while full: %s" % ("accepted" if wrote.returncode == 0 else "refused: "
-                                                      + (wrote.stderr or wrote.stdout).strip()[-160:]))
+        """The database must refuse a write that needs space (and say so); the rows committed
+        before stay (the run checks them after recovery)."""
+        wrote = pair.sql(self.lab, "INSERT INTO fault_rows (id, kind) VALUES (%d, %s)"
+                         % (100000 + int(self.injected_at) % 100000, self.BIG_VALUE[pair.engine_of(self.lab)]))
+        said = (wrote.stderr or wrote.stdout).strip()[-200:]
+        self.notes.append("a 2 MB write while full: %s" % ("accepted" if wrote.returncode == 0 else "refused: " + said))
+        return [] if wrote.returncode != 0 else ["the database accepted a 2 MB write on a full filesystem"]
 
     def noticed(self):
         """A monitor's result with the reason, in either node's pacemaker.log (a degraded result
