@@ -11,10 +11,10 @@ RUNS = [  # engine, seed, kinds
     # link-replaced, kill-named, kill-xcatd, split, kill-dhcpd, crash-passive, kill-postgres, vip-removed
     ("postgresql", 15, ("kill-postgres", "split", "kill-named", "vip-removed", "crash-passive", "kill-xcatd",
                         "kill-dhcpd", "link-replaced")),
-    # planned-move, kill-mariadb, crash-active: MariaDB (xCAT's mysqlsetup) moves, restarts in place, fails over
-    ("mysql", 18, ("crash-active", "planned-move", "kill-mariadb")),
-    # planned-move, kill-xcatd, crash-active: xCAT's SQLite files move with the group, one xcatd at a time
-    ("sqlite", 18, ("crash-active", "planned-move", "kill-xcatd")),
+    # kill-mariadb, crash-active: MariaDB (set up by xCAT's mysqlsetup) restarts in place, then fails over
+    ("mysql", 18, ("crash-active", "kill-mariadb")),
+    # kill-xcatd, crash-active: xCAT's SQLite files fail over with the group, one xcatd at a time
+    ("sqlite", 18, ("crash-active", "kill-xcatd")),
 ]
 
 
