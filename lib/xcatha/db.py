@@ -77,24 +77,31 @@ READ_CODE = (  # in a child: cfgloc is on the shared storage, which may hang (th
     "    sys.stderr.write(e.strerror + '\\n'); sys.exit(1)\n")
 
 
+def read_shared(path, deadline, share=0.3):
+    """The text of a file on the shared storage, or None when it does not exist, read by a child
+    within a share of the deadline: storage that hangs must fail this action in time, not hang
+    it until the executor kills it."""
+    import sys
+    budget = max(min(deadline.share(share), 10.0), 0.5)
+    try:
+        result = run.run([sys.executable or "/usr/bin/python3", "-I", "-c", READ_CODE, path], timeout=budget,
+                         quiet=True)
+    except run.CommandTimeout:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: the shared storage does not answer (%.0fs)"
+                       % (path, budget)) from None
+    if result.rc == 2:
+        return None
+    if not result.ok:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, result.last_error_line()))
+    return result.stdout
+
+
 def read_cfgloc(path=CFGLOC, deadline=None):
-    """The parsed cfgloc, or None when there is none (SQLite).  With a deadline it is read by a
-    child within a share of it: cfgloc lives on the shared storage, and storage that hangs
-    must fail this action in time, not hang it until the executor kills it."""
+    """The parsed cfgloc, or None when there is none (SQLite); with a deadline, read_shared."""
     if deadline is not None:
-        import sys
-        budget = max(min(deadline.share(0.3), 10.0), 0.5)
-        try:
-            result = run.run([sys.executable or "/usr/bin/python3", "-I", "-c", READ_CODE, path], timeout=budget,
-                             quiet=True)
-        except run.CommandTimeout:
-            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: the shared storage does not answer (%.0fs)"
-                           % (path, budget)) from None
-        if result.rc == 2:
+        text = read_shared(path, deadline)
+        if text is None:
             return None
-        if not result.ok:
-            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, result.last_error_line()))
-        text = result.stdout
     else:
         try:
             with open(path, encoding="utf-8") as stream:
@@ -227,18 +234,31 @@ class PostgreSQL(Engine):
 
     def server_status(self, deadline):
         code, reason = super().server_status(deadline)
-        if code == ExitCode.SUCCESS:
-            pid = self.postmaster_pid()
-            if pid is None or not processes.alive(pid):
-                # its backends outlive a killed postmaster for a moment; the server is gone
-                return ExitCode.ERR_GENERIC, "the postmaster of %s is gone" % self.datadir
+        if code == ExitCode.SUCCESS and not self.postmaster_running():
+            # its backends outlive a killed postmaster for a moment; the server is gone
+            return ExitCode.ERR_GENERIC, "the postmaster of %s is gone" % self.datadir
         return code, reason
 
-    def postmaster_pid(self):
+    def postmaster_running(self):
+        """A postmaster among the unit's processes, from /proc alone (the monitors' hot path; its
+        lock file is on the shared storage, which may hang): the server process whose command
+        line is its own, not a backend's title ("postgres: 15/main: checkpointer")."""
+        for pid in processes.unit_processes(units.control_group(self.unit)):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as stream:
+                    argv = stream.read().split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(argv[0].decode("utf-8", "replace")) in self.executables:
+                return True
+        return False
+
+    def postmaster_pid(self, deadline):
+        """The pid in the data directory's lock file (on the shared storage: read_shared)."""
+        text = read_shared(os.path.join(self.datadir, "postmaster.pid"), deadline, share=0.2)
         try:
-            with open(os.path.join(self.datadir, "postmaster.pid"), encoding="ascii") as stream:
-                return int(stream.readline())
-        except (OSError, ValueError):
+            return int(text.splitlines()[0]) if text else None
+        except ValueError:
             return None
 
     def default_datadir(self):
@@ -254,7 +274,7 @@ class PostgreSQL(Engine):
 
     def clear_leftovers(self, deadline):
         super().clear_leftovers(deadline)
-        pid = self.postmaster_pid()
+        pid = self.postmaster_pid(deadline)
         if pid is None or self.server_processes():
             return
         # The lock may belong to a server alive on the other host (shared data): it is never

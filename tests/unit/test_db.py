@@ -117,3 +117,17 @@ def test_the_reading_child_itself(tmp_path):
     assert read(tmp_path / "none").returncode == 2
     denied = read(tmp_path)   # a directory
     assert denied.returncode == 1 and "Is a directory" in denied.stderr
+
+
+def test_the_postmaster_is_found_from_proc_alone(monkeypatch):
+    """No read of postmaster.pid (on the shared storage) on the hot path: the unit's processes,
+    and a backend's retitled command line is no postmaster."""
+    import os
+    import sys
+    from xcatha import processes
+    engine = db.PostgreSQL("postgresql@15-main.service", "/var/lib/postgresql/15/main")
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [os.getpid()])
+    monkeypatch.setattr(engine, "executables", (os.path.basename(sys.executable),))
+    assert engine.postmaster_running()
+    monkeypatch.setattr(engine, "executables", ("postgres", "postmaster"))
+    assert not engine.postmaster_running()
