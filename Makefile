@@ -16,6 +16,7 @@ PYTEST_ARGS ?=
 TRIALS      ?= 5
 SEED        ?=
 COUNT       ?= 30
+ENGINE      ?=
 
 # What the real xCAT needs to run in the lab's nodes (its debian/control files' Depends).
 APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libexpect-perl \
@@ -33,7 +34,7 @@ APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-clie
                bind9-dnsutils isc-dhcp-server isc-dhcp-client conserver-server \
                conserver-client sqlite3 iproute2 iputils-ping util-linux procps \
                apache2 tftpd-hpa tftp-hpa curl kea-dhcp4-server kea-ctrl-agent \
-               kea-dhcp-ddns-server corosync-qnetd $(APT_XCAT)
+               kea-dhcp-ddns-server corosync-qnetd bindfs $(APT_XCAT)
 # xCAT's own source (a tarball of xcat-core or a directory); the lab installs it in its
 # nodes.  Default: ../shared/xcat-core/xcat-core-*.tar.gz beside the repository; without
 # one the lab falls back to the test-only stand-in and says so.
@@ -190,7 +191,7 @@ bench: deps venv
 	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter)
 
 faults: deps venv
-	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter)
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter) $(if $(ENGINE),--engine $(ENGINE))
 
 clean:
 	rm -rf $(VENV) $(addprefix $(VENV)-,$(PYTHONS)) build lib/*.egg-info .pytest_cache .ruff_cache

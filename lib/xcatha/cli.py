@@ -20,8 +20,15 @@ class Failure(click.ClickException):
     """A failure the user can act on: one line, exit status 1."""
 
     def show(self, file=None):
-        log.error("%s", self.message)
-        click.echo("xcatha: error: %s" % log.redact(self.message), err=True)
+        line = printable(self.message)
+        log.error("%s", line)
+        click.echo("xcatha: error: %s" % log.redact(line), err=True)
+
+
+def printable(text):
+    """One line for a terminal: what the user gave (a path, a value) may hold control characters,
+    line breaks or bytes that are not UTF-8; they are shown escaped."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _open_log(dry_run=False):

@@ -33,7 +33,6 @@ not set and op timeouts are kept; a difference that would delete anything is
 shown and needs --force.  The same commands can be exported as a pcs script.
 """
 import configparser
-import ipaddress
 import os
 import shlex
 import shutil
@@ -77,9 +76,73 @@ class PairConfig:
 
 REQUIRED = {"vip": ("ip", "hostname", "fqdn"), "shared": ("dir",), "database": ("engine",),
             "console": ("type",)}
+ENGINES = ("postgresql", "mysql", "sqlite")
+
+
+# What each value must be: the agents' own parameter types, and Pacemaker's for the timings.
+# A key not listed is passed on as it is (fence_* options are the fence agent's to check).
+def _types():
+    from xcatha import ocf
+    score = _Score()
+    return {
+        ("vip", "ip"): ocf.IPAddress(), ("vip", "cidr_netmask"): ocf.Integer(1, 128),
+        ("vip", "nic"): ocf.InterfaceName(), ("vip", "hostname"): ocf.Hostname(), ("vip", "fqdn"): ocf.Hostname(),
+        ("shared", "dir"): ocf.AbsolutePath(), ("shared", "require_mount"): ocf.Boolean(),
+        ("database", "engine"): ocf.Choice(*ENGINES), ("database", "unit"): ocf.UnitName(),
+        ("database", "datadir"): ocf.AbsolutePath(),
+        ("dhcpd", "config"): ocf.AbsolutePath(), ("dhcpd", "unit"): ocf.UnitName(),
+        ("console", "type"): ocf.Choice("conserver", "goconserver"), ("console", "port"): ocf.Integer(1, 65535),
+        ("console", "unit"): ocf.UnitName(), ("dhcp", "backend"): ocf.Choice("isc", "kea"),
+        ("named", "unit"): ocf.UnitName(), ("xcatd", "port"): ocf.Integer(1, 65535), ("xcatd", "tftp"): ocf.Boolean(),
+        ("timings", "resource_stickiness"): score, ("timings", "migration_threshold"): _Score(minimum=0),
+        ("timings", "failure_timeout"): _Duration(), ("timings", "layout"): ocf.Choice(*LAYOUTS),
+        ("quorum", "arbiter_port"): ocf.Integer(1, 65535),
+        ("node", "address"): ocf.IPAddress(), ("node", "fence_agent"): _FenceAgent(),
+        ("node", "fence_delay"): _Duration(),
+    }
+
+
+class _Score:
+    """A Pacemaker score: an integer within +-1000000 (Pacemaker's INFINITY), or INFINITY."""
+
+    def __init__(self, minimum=-1000000):
+        self.minimum = minimum
+
+    def check_text(self, text):
+        if text.strip().lstrip("+-").upper() == "INFINITY" and not (self.minimum >= 0 and text.strip()[0] == "-"):
+            return text.strip()
+        try:
+            value = int(text.strip(), 10)
+        except ValueError:
+            raise ValueError("is not an integer or INFINITY") from None
+        if not self.minimum <= value <= 1000000:
+            raise ValueError("is outside %d..1000000 (use INFINITY for more)" % self.minimum)
+        return value
+
+
+class _Duration:
+    """A Pacemaker interval: digits and an optional unit (10min, 30s, 500ms, 2h)."""
+
+    UNITS = ("", "ms", "msec", "us", "usec", "s", "sec", "m", "min", "h", "hr")
+
+    def check_text(self, text):
+        value = text.strip()
+        digits = len(value) - len(value.lstrip("0123456789"))
+        if not 0 < digits <= 9 or value[digits:] not in self.UNITS:
+            raise ValueError("is not a duration (e.g. 10min, 30s, 500ms)")
+        return value
+
+
+class _FenceAgent:
+    def check_text(self, text):
+        if not text.startswith("fence_") or len(text) > 64 or not text.replace("_", "").replace("-", "").isalnum() \
+                or not text.isascii():
+            raise ValueError("is not a fence agent's name (fence_ipmilan, fence_redfish, ...)")
+        return text
 
 
 def load(path=DEFAULT_PATH):
+    """The pair's config file, checked: every error is one ConfigError saying where."""
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     try:
         with open(path, encoding="utf-8") as stream:
@@ -87,8 +150,13 @@ def load(path=DEFAULT_PATH):
             parser.read_file(stream)
     except OSError as error:
         raise ConfigError("cannot read %s: %s" % (path, error.strerror)) from None
-    except (configparser.Error, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise ConfigError("%s: not UTF-8 text: byte 0x%02x at offset %d" % (path, error.object[error.start],
+                                                                          error.start)) from None
+    except configparser.Error as error:
         raise ConfigError("%s: %s" % (path, str(error).splitlines()[0])) from None
+    except ValueError as error:   # a NUL in the path
+        raise ConfigError("cannot read %r: %s" % (path, error)) from None
     if mode & 0o077 and any(is_secret_key(key) for section in parser.sections() for key in parser[section]):
         raise ConfigError("%s holds fence passwords but its mode is %04o: run chmod 600 %s (and check who may "
                           "have read it)" % (path, mode, path))
@@ -97,15 +165,14 @@ def load(path=DEFAULT_PATH):
         for key in keys:
             if not values.get(section, {}).get(key):
                 raise ConfigError("%s: [%s] %s is required" % (path, section, key))
-    _check_address(path, "vip", "ip", values["vip"]["ip"])
-    if values["database"]["engine"] not in ("postgresql", "mysql", "sqlite"):
-        raise ConfigError("%s: [database] engine must be postgresql, mysql or sqlite" % path)
-    if values["console"]["type"] not in ("conserver", "goconserver"):
-        raise ConfigError("%s: [console] type must be conserver or goconserver" % path)
-    if values.get("timings", {}).get("layout", "parallel") not in LAYOUTS:
-        raise ConfigError("%s: [timings] layout must be parallel or group" % path)
-    if values.get("dhcp", {}).get("backend", "isc") not in ("isc", "kea"):
-        raise ConfigError("%s: [dhcp] backend must be isc or kea (what site.dhcpbackend selects)" % path)
+    types = _types()
+    for section, items in values.items():   # checked; the text is kept as it is (the CIB holds it)
+        for key, value in items.items():
+            _checked(path, section, key, value, types.get((section, key)))
+    vip = _checked(path, "vip", "ip", values["vip"]["ip"], types[("vip", "ip")])
+    prefix = values["vip"].get("cidr_netmask")
+    if prefix is not None and int(prefix) > vip.max_prefixlen:
+        raise ConfigError("%s: [vip] cidr_netmask=%s is too long for %s" % (path, prefix, vip))
     if "files" in values.get("sync", {}):
         from xcatha import file_sync
         try:
@@ -116,18 +183,13 @@ def load(path=DEFAULT_PATH):
     for section in parser.sections():
         if not section.startswith("node "):
             continue
-        name = section.split(None, 1)[1].strip()
-        items = dict(parser[section])
-        if not items.get("address"):
-            raise ConfigError("%s: [%s] address is required" % (path, section))
-        _check_address(path, section, "address", items["address"])
-        fence = {key[len("fence_"):]: value for key, value in items.items() if key.startswith("fence_")}
-        if not fence.get("agent"):
-            raise ConfigError("%s: [%s] fence_agent is required: a pair without fencing cannot fail over "
-                              "safely" % (path, section))
-        nodes.append(Node(name, items["address"], fence))
+        nodes.append(_node(path, section, dict(parser[section]), types, vip, prefix))
     if len(nodes) != 2:
         raise ConfigError("%s: exactly two [node NAME] sections are required, found %d" % (path, len(nodes)))
+    if nodes[0].name.lower() == nodes[1].name.lower():   # Pacemaker compares node names so
+        raise ConfigError("%s: both [node] sections name %s: each host needs its own" % (path, nodes[0].name))
+    if nodes[0].address == nodes[1].address:
+        raise ConfigError("%s: both nodes have the address %s: each host needs its own" % (path, nodes[0].address))
     _check_arbiter(path, values.get("quorum", {}), nodes)
     config = PairConfig(values, nodes, path)
     from xcatha import backup
@@ -146,11 +208,54 @@ def _check_arbiter(path, quorum, nodes):
         raise ConfigError("%s: [quorum] arbiter_port must be a port number" % path)
 
 
-def _check_address(path, section, key, value):
+def _checked(path, section, key, value, kind=None):
+    """value (text) checked: one line, no control character, not huge, and of its type."""
+    from xcatha import ocf
     try:
-        ipaddress.ip_address(value)
+        text = ocf.String().check_text(value)
+        return text if kind is None else kind.check_text(text)
+    except ValueError as error:
+        shown = value if len(value) <= 60 and value.isprintable() else repr(value[:60]) + ("..." if len(value) > 60
+                                                                                            else "")
+        hint = HINTS.get((section, key))
+        raise ConfigError("%s: [%s] %s=%s %s%s" % (path, section, key, shown, error, " (%s)" % hint if hint else "")) \
+            from None
+
+
+HINTS = {("dhcp", "backend"): "the DHCP server site.dhcpbackend makes xCAT drive",
+         ("database", "engine"): "must match /etc/xcat/cfgloc",
+         ("vip", "cidr_netmask"): "the prefix length of the VIP's network, e.g. 24"}
+
+
+def _node(path, section, items, types, vip, prefix):
+    """One [node NAME] section: a host name, its address (in the VIP's network), its fencing."""
+    from xcatha import ocf
+    name = section[len("node "):].strip()
+    try:
+        name = ocf.Hostname().check_text(name)
     except ValueError:
-        raise ConfigError("%s: [%s] %s=%s is not an IP address" % (path, section, key, value)) from None
+        raise ConfigError("%s: [%s]: %r is not a host name" % (path, section, name)) from None
+    if not items.get("address"):
+        raise ConfigError("%s: [%s] address is required" % (path, section))
+    for key, value in items.items():
+        _checked(path, section, key, value, types.get(("node", key)))
+    address = _checked(path, section, "address", items["address"], types[("node", "address")])
+    if address.version != vip.version:
+        raise ConfigError("%s: [%s] address=%s and the VIP %s are not of one IP version" % (path, section, address,
+                                                                                           vip))
+    if address == vip:
+        raise ConfigError("%s: [%s] address=%s is the VIP itself: each host needs its own" % (path, section, address))
+    if prefix is not None:
+        import ipaddress
+        network = ipaddress.ip_interface("%s/%s" % (vip, prefix)).network
+        if address not in network:
+            raise ConfigError("%s: [%s] address=%s is outside the VIP's network %s: the VIP moves between the "
+                              "hosts on one network" % (path, section, address, network))
+    fence = {key[len("fence_"):]: value for key, value in items.items() if key.startswith("fence_")}
+    if not fence.get("agent"):
+        raise ConfigError("%s: [%s] fence_agent is required: a pair without fencing cannot fail over "
+                          "safely" % (path, section))
+    return Node(name, items["address"], fence)
 
 
 # ---------------------------------------------------------------- what to create

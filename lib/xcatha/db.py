@@ -67,15 +67,49 @@ def parse_cfgloc(text):
     return Cfgloc(PREFIX_ENGINE[prefix], dsn, user, password)
 
 
-def read_cfgloc(path=CFGLOC):
-    """The parsed cfgloc, or None when there is none (SQLite)."""
+READ_CODE = (  # in a child: cfgloc is on the shared storage, which may hang (the agent must not)
+    "import sys\n"
+    "try:\n"
+    "    sys.stdout.write(open(sys.argv[1], encoding='utf-8').read())\n"
+    "except FileNotFoundError:\n"
+    "    sys.exit(2)\n"
+    "except OSError as e:\n"
+    "    sys.stderr.write(e.strerror + '\\n'); sys.exit(1)\n")
+
+
+def read_shared(path, deadline, share=0.3):
+    """The text of a file on the shared storage, or None when it does not exist, read by a child
+    within a share of the deadline: storage that hangs must fail this action in time, not hang
+    it until the executor kills it."""
+    import sys
+    budget = max(min(deadline.share(share), 10.0), 0.5)
     try:
-        with open(path, encoding="utf-8") as stream:
-            text = stream.read()
-    except FileNotFoundError:
+        result = run.run([sys.executable or "/usr/bin/python3", "-I", "-c", READ_CODE, path], timeout=budget,
+                         quiet=True)
+    except run.CommandTimeout:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: the shared storage does not answer (%.0fs)"
+                       % (path, budget)) from None
+    if result.rc == 2:
         return None
-    except OSError as error:
-        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, error.strerror)) from None
+    if not result.ok:
+        raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, result.last_error_line()))
+    return result.stdout
+
+
+def read_cfgloc(path=CFGLOC, deadline=None):
+    """The parsed cfgloc, or None when there is none (SQLite); with a deadline, read_shared."""
+    if deadline is not None:
+        text = read_shared(path, deadline)
+        if text is None:
+            return None
+    else:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                text = stream.read()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: %s" % (path, error.strerror)) from None
     try:
         return parse_cfgloc(text)
     except ValueError as error:
@@ -86,9 +120,9 @@ def sqlite_files(directory=SQLITE_DIR):
     return sorted(glob.glob(os.path.join(directory, "*.sqlite")))
 
 
-def check_engine(engine, cfgloc_path):
+def check_engine(engine, cfgloc_path, deadline=None):
     """The seed's 'check if current DB type is matched, if not, exit': rc 6 naming both."""
-    cfgloc = read_cfgloc(cfgloc_path)
+    cfgloc = read_cfgloc(cfgloc_path, deadline)
     if cfgloc is not None:
         actual = cfgloc.engine
     elif sqlite_files(os.path.dirname(cfgloc_path)):
@@ -180,7 +214,7 @@ class Engine:
         code, reason = self.server_status(deadline)
         if code != ExitCode.SUCCESS or depth < 10:
             return code, reason
-        cfgloc = read_cfgloc(cfgloc_path)
+        cfgloc = read_cfgloc(cfgloc_path, deadline)
         if cfgloc is None:
             return ExitCode.ERR_GENERIC, "%s is missing" % cfgloc_path
         try:
@@ -200,18 +234,31 @@ class PostgreSQL(Engine):
 
     def server_status(self, deadline):
         code, reason = super().server_status(deadline)
-        if code == ExitCode.SUCCESS:
-            pid = self.postmaster_pid()
-            if pid is None or not processes.alive(pid):
-                # its backends outlive a killed postmaster for a moment; the server is gone
-                return ExitCode.ERR_GENERIC, "the postmaster of %s is gone" % self.datadir
+        if code == ExitCode.SUCCESS and not self.postmaster_running():
+            # its backends outlive a killed postmaster for a moment; the server is gone
+            return ExitCode.ERR_GENERIC, "the postmaster of %s is gone" % self.datadir
         return code, reason
 
-    def postmaster_pid(self):
+    def postmaster_running(self):
+        """A postmaster among the unit's processes, from /proc alone (the monitors' hot path; its
+        lock file is on the shared storage, which may hang): the server process whose command
+        line is its own, not a backend's title ("postgres: 15/main: checkpointer")."""
+        for pid in processes.unit_processes(units.control_group(self.unit)):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as stream:
+                    argv = stream.read().split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(argv[0].decode("utf-8", "replace")) in self.executables:
+                return True
+        return False
+
+    def postmaster_pid(self, deadline):
+        """The pid in the data directory's lock file (on the shared storage: read_shared)."""
+        text = read_shared(os.path.join(self.datadir, "postmaster.pid"), deadline, share=0.2)
         try:
-            with open(os.path.join(self.datadir, "postmaster.pid"), encoding="ascii") as stream:
-                return int(stream.readline())
-        except (OSError, ValueError):
+            return int(text.splitlines()[0]) if text else None
+        except ValueError:
             return None
 
     def default_datadir(self):
@@ -227,7 +274,7 @@ class PostgreSQL(Engine):
 
     def clear_leftovers(self, deadline):
         super().clear_leftovers(deadline)
-        pid = self.postmaster_pid()
+        pid = self.postmaster_pid(deadline)
         if pid is None or self.server_processes():
             return
         # The lock may belong to a server alive on the other host (shared data): it is never
@@ -401,7 +448,8 @@ def reachable(cfgloc_path, deadline, timeout=5.0):
 
 
 def start(engine, cfgloc_path, deadline):
-    cfgloc = check_engine(engine.name, cfgloc_path)
+    cfgloc = check_engine(engine.name, cfgloc_path, deadline)
+    # cfgloc was read by a bounded child: storage that hangs has failed the start by now
     data = data_version(engine.name, engine.datadir)
     problem = version_problem(engine.name, data, server_versions(engine.name), unit=engine.unit) \
         if data[0] else None

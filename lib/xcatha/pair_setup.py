@@ -14,6 +14,7 @@ Each step checks what is already done, says what it did and what comes next.
 """
 import ipaddress
 import os
+import re
 import time
 
 from xcatha import activation, cluster_config, db, run, services, shared_data, units, vip, xcat_tables
@@ -427,8 +428,13 @@ def finish(config, out, dry_run=False):
         "xcatha cluster-config apply." % peer.name)
 
 
+BWLIMIT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,6})?[bBkKmMgGtTpP]?$")   # rsync's --bwlimit=RATE
+
+
 def convert(config, new_address, out, dry_run=False, bwlimit=None):
     """Scenario 2 on the host that runs xCAT today with the VIP as its own address."""
+    if bwlimit is not None and not BWLIMIT.match(bwlimit):
+        raise SetupError("--bwlimit %s is not a rate rsync takes (e.g. 50M, 1.5G, 800K)" % bwlimit)
     params = cluster_config.resource_params(config)
     address = ipaddress.ip_address(params["vip"]["ip"])
     try:

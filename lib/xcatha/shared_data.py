@@ -26,13 +26,18 @@ ESSENTIAL_DIRS = {
 }
 
 PROBE_CODE = (  # runs in a child so that a dead NFS server hangs the child, not the agent
-    "import os,sys\n"
+    "import errno,os,sys\n"
     "path=sys.argv[1]; token=sys.argv[2].encode()\n"
-    "with open(path+'.tmp','wb') as f:\n"
-    "    f.write(token); f.flush(); os.fsync(f.fileno())\n"
-    "os.replace(path+'.tmp',path)\n"
-    "with open(path,'rb') as f:\n"
-    "    sys.exit(0 if f.read()==token else 3)\n")
+    "try:\n"
+    "    with open(path+'.tmp','wb') as f:\n"
+    "        f.write(token); f.flush(); os.fsync(f.fileno())\n"
+    "    os.replace(path+'.tmp',path)\n"
+    "    with open(path,'rb') as f:\n"
+    "        sys.exit(0 if f.read()==token else 3)\n"
+    "except OSError as e:\n"
+    "    sys.stderr.write('%s: %s\\n' % (e.filename or path, e.strerror))\n"
+    "    sys.exit(4 if e.errno in (errno.ENOSPC,errno.EDQUOT) else 1)\n")
+PROBE_FULL = 4   # the probe's exit status above when the filesystem (or the quota) is full
 
 
 def default_dirs(engine, family=None):
@@ -193,7 +198,9 @@ def status(shared_dir, dirs, instance):
 
 
 def check_storage(shared_dir, deadline):
-    """Write and read back a status file in shared_dir, bounded by the deadline."""
+    """Write and read back a status file in shared_dir, bounded by the deadline.  A full
+    filesystem is DEGRADED, not a failure: restarting or moving the group cannot free space
+    (the other host has the same storage), and the database refuses writes by itself."""
     path = os.path.join(shared_dir, ".xcatha-status-%s" % socket.gethostname())
     budget = max(min(deadline.share(0.8), 30.0), 0.5)
     try:
@@ -201,6 +208,9 @@ def check_storage(shared_dir, deadline):
     except run.CommandTimeout:
         raise OcfError(ExitCode.ERR_GENERIC, "shared storage %s does not answer (no write+read within %.0fs)"
                        % (shared_dir, budget)) from None
+    if result.rc == PROBE_FULL:
+        raise OcfError(ExitCode.DEGRADED, "the shared filesystem %s is full (%s): xCAT's database refuses "
+                       "writes until space is freed there" % (shared_dir, result.last_error_line()))
     if not result.ok:
         raise OcfError(ExitCode.ERR_GENERIC, "cannot write and read back %s: %s"
                        % (path, result.last_error_line()))
@@ -258,7 +268,18 @@ def _python():
     return sys.executable or "/usr/bin/python3"
 
 
-def start(shared_dir, dirs, suffix, require_mount, instance, sync_files=()):
+def start(shared_dir, dirs, suffix, require_mount, instance, sync_files=(), deadline=None):
+    if deadline is not None:
+        # Storage that hangs must fail this start in time, not hang it until the executor kills
+        # it: first what needs no access to it, then a bounded probe, then the rest.
+        if require_mount and shared_dir not in mount_points():
+            check_shared_dir(shared_dir, require_mount)
+        try:
+            check_storage(shared_dir, deadline)
+        except OcfError as error:
+            if error.code != ExitCode.DEGRADED:
+                raise
+            log.warning("%s", error.reason)
     check_shared_dir(shared_dir, require_mount)
     missing = [target_of(shared_dir, d) for d in dirs if not os.path.isdir(target_of(shared_dir, d))]
     if missing:

@@ -30,7 +30,7 @@ class AgentLab:
         self.lab.up(nodes=("host1",))
         if xcat.real():
             node = self.node
-            text = pair.cluster_config_text(self.cfg).replace("engine = postgresql", "engine = " + engine)
+            text = pair.cluster_config_text(self.cfg, engine)
             node.exec(["install", "-D", "-m", "0600", "/dev/stdin", pair.NODE_CONFIG], input=text, check=True)
             xcat.check(node.exec(["xcatha", "setup", "begin"], timeout=600), "setup begin")
             xcat.install_real(self.lab, node, engine)

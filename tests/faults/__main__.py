@@ -5,8 +5,10 @@ import random
 import sys
 
 from . import kinds
-from .runner import WORKDIR
-from .runner import BOUND, fault_run
+from .runner import BOUND, WORKDIR, fault_run
+
+ENGINE_ALIASES = {"mariadb": "mysql", "postgres": "postgresql"}
+ENGINES = ("postgresql", "mysql", "sqlite") + tuple(ENGINE_ALIASES)
 
 
 def say(message=""):
@@ -17,6 +19,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python -m faults", description=__doc__)
     ap.add_argument("--count", type=int, default=30, help="how many faults (default 30)")
     ap.add_argument("--seed", type=int, help="seed of random.Random (default: a random one, printed first)")
+    ap.add_argument("--engine", default="postgresql", choices=ENGINES,
+                    help="xCAT's database engine (default %(default)s; mariadb is mysql)")
     ap.add_argument("--kinds", help="comma-separated kinds to draw from (default: all; see --list)")
     ap.add_argument("--bound", type=float, default=BOUND, help="seconds allowed per recovery (default %(default)s)")
     ap.add_argument("--report", help="report path (default %s/reports/SEED.md)" % WORKDIR)
@@ -30,18 +34,19 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    args.engine = ENGINE_ALIASES.get(args.engine, args.engine)
     if args.list:
-        for name, (cls, _) in kinds.catalogue().items():
+        for name, (cls, _) in kinds.catalogue(args.engine).items():
             say("%-22s bound %3.0f s  %s" % (name, cls.bound or args.bound, cls.how))
         return 0
     names = args.kinds.split(",") if args.kinds else None
     try:
-        kinds.draw_plan(random.Random(0), 1, names)
+        kinds.draw_plan(random.Random(0), 1, names, args.engine)
     except ValueError as error:
         say(str(error))
         return 2
     summary, _ = fault_run(args.count, args.seed, names, args.bound, args.report, args.reuse, args.keep, say,
-                           with_arbiter=args.arbiter)
+                           with_arbiter=args.arbiter, engine=args.engine)
     say(json.dumps(summary))
     return 0 if not summary["violations"] and summary["recovered"] == summary["faults"] else 1
 

@@ -179,6 +179,11 @@ def _log_lines(lab, name, since):
     return lines
 
 
+def log_lines(lab, name, since):
+    """The lines of a node's pacemaker.log since `since` (epoch seconds)."""
+    return [line for _, line in _log_lines(lab, name, since)]
+
+
 def log_excerpt(lab, name, since, limit=40):
     """The first `limit` notable lines of a node's pacemaker.log since `since`."""
     kept = [line for _, line in _log_lines(lab, name, since)

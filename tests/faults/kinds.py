@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 
-from lab import arbiter, pair, xcat
+from lab import arbiter, pair, storage, xcat
 from lab.util import LabError, run
 
 from . import cluster, invariants
@@ -33,6 +33,7 @@ class Fault:
     kind = ""
     how = ""               # how it is injected and healed, for --list and the report
     heal_first = False     # nothing can recover before heal(): the clock starts there
+    needs_storage = False  # runs only on the lab's failing storage (lab/storage.py)
     role = "active"        # default target
     expected = "active"    # where the group should end up: "active", "passive" or None
     bound = None           # seconds allowed for the recovery (None: the run's bound)
@@ -87,6 +88,11 @@ class Fault:
 
     def expected_on(self):
         return self.node_for(self.expected) if self.expected else None
+
+    def during(self):
+        """A heal_first fault's window; returns what must be reported as violations."""
+        time.sleep(self.window)
+        return []
 
     # helpers
     def fenced(self, name):
@@ -207,6 +213,7 @@ class KillDaemon(Fault):
 # ---------------------------------------------------------------- services
 SERVICES = {  # service -> (resource, unit; a glob is resolved among the running units)
     "postgres": ("db", "postgresql@*"),
+    "mariadb": ("db", "mariadb.service"),
     "xcatd": ("xcatd", "xcatd.service"),
     "named": ("named", "named.service"),
     "dhcpd": ("dhcpd", "isc-dhcp-server.service"),
@@ -243,8 +250,12 @@ class KillService(Fault):
         return cluster.fail_count(root, self.resource()) > 0
 
 
-def kill_service_kinds():
-    return {"kill-" + service: (KillService, {"service": service}) for service in SERVICES}
+DB_SERVICE = {"postgresql": "postgres", "mysql": "mariadb", "sqlite": None}   # SQLite: no server to kill
+
+
+def kill_service_kinds(engine="postgresql"):
+    servers = set(DB_SERVICE.values()) - {DB_SERVICE[engine]}
+    return {"kill-" + service: (KillService, {"service": service}) for service in SERVICES if service not in servers}
 
 
 # ---------------------------------------------------------------- the group's own state
@@ -765,28 +776,195 @@ def running_units(text):
             found[fields["Id"]] = (fields.get("MainPID"), fields.get("ActiveEnterTimestampMonotonic"))
     return found
 
+# ---------------------------------------------------------------- the shared storage (lab/storage.py)
+AGENT_DIR = "/usr/lib/ocf/resource.d/xcat/"
+# shared-data's depth-10 monitor runs every 120 s with a 40 s timeout: a hang is noticed within
+# that (plus the executor's scheduling); the longest action of the group's agents takes 120 s.
+NOTICE_BOUND = 120 + 40 + 10
+LONGEST_ACTION = 120
+
+
+class StorageFault(Fault):
+    """The shared data's storage fails for a window; the cluster must notice it (the depth-10
+    probe, within its bound) and move the group or fence the node, while no agent action
+    outlives its timeout; then the storage returns, and recovery is counted from there."""
+    needs_storage = True
+    heal_first = True
+    expected = None
+    window = NOTICE_BOUND + 60
+
+    def describe(self):
+        return "for %.0f s" % self.window
+
+    def noticed(self):
+        """How the cluster showed that it noticed, or None."""
+        root = cluster.status(self.lab, self.passive) or cluster.status(self.lab, self.active)
+        if self.fenced(self.active):
+            return "%s fenced" % self.active
+        failed = [f for f in cluster.failures(root) if f.split()[0] in pair.MEMBERS]
+        if failed:
+            return failed[0]
+        where = cluster.group_on(root)
+        if root is not None and where and where != self.active:
+            return "group moved to %s" % where
+        return None
+
+    unnoticed = "the storage fault went unnoticed for %.0f s (bound %d s)"
+
+    def before_window(self):
+        """Problems found as the window opens."""
+        return []
+
+    def during(self):
+        problems, seen = self.before_window(), None
+        end = time.monotonic() + self.window
+        while time.monotonic() < end:
+            if seen is None:
+                how = self.noticed()
+                if how:
+                    seen = time.time() - self.injected_at
+                    self.notes.append("noticed after %.0f s: %s" % (seen, how[:200]))
+            problems += [p for p in self.overdue_actions() if p not in problems]
+            time.sleep(3)
+        if seen is None:
+            problems.append(self.unnoticed % (self.window, NOTICE_BOUND))
+        elif seen > NOTICE_BOUND:
+            problems.append("noticed only after %.0f s (bound %d s)" % (seen, NOTICE_BOUND))
+        return problems
+
+    def overdue_actions(self):
+        """Agent actions (the agents' own processes, not children they abandoned) running longer
+        than the longest action timeout, on either node."""
+        overdue = []
+        for name in self.lab.cfg.node_names:
+            node = self.lab.node(name)
+            if not node.running:
+                continue
+            try:
+                out = node.exec(["ps", "-eo", "pid=,etimes=,stat=,args="], timeout=20).stdout
+            except LabError:
+                continue
+            for line in out.splitlines():
+                fields = line.split(None, 3)
+                # the agent itself (children it abandoned run other programs)
+                if len(fields) == 4 and AGENT_DIR in fields[3] and int(fields[1]) > LONGEST_ACTION + 15:
+                    overdue.append("on %s an agent action outlives its timeout: %s (%s s, state %s)"
+                                   % (name, fields[3][:100], fields[1], fields[2]))
+        return overdue
+
+
+class StorageHang(StorageFault):
+    kind = "storage-hang"
+    how = ("the shared data's FUSE server (lab/storage.py: ext4 on a loop device, served by bindfs) is "
+           "SIGSTOPped: every access to /HA-data hangs in D state on both nodes, as on a hard NFS mount whose "
+           "server froze; SIGCONT after the window")
+    cut, restore = staticmethod(storage.freeze), staticmethod(storage.thaw)
+
+    def inject(self):
+        self.cut_result = self.cut(self.lab.cfg)   # the servers' pids (fill: the bytes taken)
+        if not self.cut_result:
+            raise FaultError("no storage server (is the lab's shared_storage fuse?)")
+
+    def heal(self):
+        if not self.healed:
+            self.restore(self.lab.cfg)
+            self.clean_up_if_stopped()
+        self.healed = True
+
+    def clean_up_if_stopped(self, settle=20):
+        """While the storage was out the group's start failed wherever it was tried, which keeps it
+        from starting there until failure-timeout: once the storage is back, an admin runs
+        `pcs resource cleanup` for it, and so does this (noted in the report)."""
+        time.sleep(settle)
+        root = cluster.status(self.lab)
+        if root is None or cluster.group_on(root):
+            return
+        failed = [f for f in cluster.failures(root) if " start on " in f]
+        if failed:
+            self.notes.append("the group ran nowhere once the storage was back (%s): pcs resource cleanup, as an "
+                              "admin does" % "; ".join(failed)[:300])
+            pair.any_running_node(self.lab).exec(["pcs", "resource", "cleanup"], timeout=120)
+
+
+class StorageGone(StorageHang):
+    kind = "storage-gone"
+    how = ("the shared data's FUSE server is killed: every access to /HA-data fails (ENOTCONN) on both nodes, "
+           "as on a dead soft mount; after the window a new server is mounted on top, which the nodes see at "
+           "once, as a remounted export")
+    cut, restore = staticmethod(storage.kill), staticmethod(storage.serve)
+
+
+class SharedFull(StorageHang):
+    kind = "shared-full"
+    how = ("the shared filesystem is filled up (fallocate of every free block, from the host): the database must "
+           "refuse writes, a monitor must say the filesystem is full, nothing may be corrupted; the space is freed "
+           "after the window")
+    window = NOTICE_BOUND + 20
+    FULL_WORDS = ("No space left", "is full", "ENOSPC")
+    cut, restore = staticmethod(storage.fill), staticmethod(storage.unfill)
+
+    def clean_up_if_stopped(self, settle=0):
+        """A full filesystem must not have stopped the group: no cleanup."""
+
+    def describe(self):
+        return "%d MB taken for %.0f s" % (getattr(self, "cut_result", 0) // 2 ** 20, self.window)
+
+    unnoticed = "no monitor said that the shared filesystem is full within %.0f s (bound %d s)"
+
+    # A write that needs new blocks (a row fits in a page the table already has): about 2 MB that
+    # compresses badly, in each engine's SQL.
+    BIG_VALUE = {"postgresql": "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 64000) g)",
+                 "mysql": "(SELECT REPEAT(MD5(RAND()), 64000))",   # InnoDB stores it as it is
+                 "sqlite": "hex(randomblob(1000000))"}
+
+    def before_window(self):
+        """The database must refuse a write that needs space (and say so); the rows committed
+        before stay (the run checks them after recovery)."""
+        wrote = pair.sql(self.lab, "INSERT INTO fault_rows (id, kind) VALUES (%d, %s)"
+                         % (100000 + int(self.injected_at) % 100000, self.BIG_VALUE[pair.engine_of(self.lab)]))
+        said = (wrote.stderr or wrote.stdout).strip()[-200:]
+        self.notes.append("a 2 MB write while full: %s" % ("accepted" if wrote.returncode == 0 else "refused: " + said))
+        return [] if wrote.returncode != 0 else ["the database accepted a 2 MB write on a full filesystem"]
+
+    def noticed(self):
+        """A monitor's result with the reason, in either node's pacemaker.log (a degraded result
+        is no failure: crm_mon does not list it)."""
+        for name in self.lab.cfg.node_names:
+            for line in cluster.log_lines(self.lab, name, self.injected_at):
+                if "Result of monitor operation" in line and any(word in line for word in self.FULL_WORDS):
+                    return line.split("Result of ", 1)[1]
+        return None
+
 
 # ---------------------------------------------------------------- the catalogue and the plan
-def catalogue():
-    """kind -> (class, fixed parameters), in a stable order."""
+def catalogue(engine="postgresql"):
+    """kind -> (class, fixed parameters), in a stable order: what can be done to a pair
+    whose xCAT database is in `engine`."""
     kinds = {}
     for cls in (CrashActive, CrashPassive, KillCorosync, KillDaemon):
         kinds[cls.kind] = (cls, {})
-    kinds.update(kill_service_kinds())
+    kinds.update(kill_service_kinds(engine))
     for cls in (VipRemoved, LinkReplaced, SharedUnreadable, Split, Standby, PlannedMove, FreezeActive,
-                FaultDuringFailover, FlappingPeer):
+                FaultDuringFailover, FlappingPeer, StorageHang, StorageGone, SharedFull):
         kinds[cls.kind] = (cls, {})
     return kinds
 
 
-def draw_plan(rng, count, kinds=None):
+def needs_storage(plan, engine="postgresql"):
+    """True when a fault of the plan needs the lab's failing storage (lab/storage.py)."""
+    catalog = catalogue(engine)
+    return any(catalog[entry["kind"]][0].needs_storage for entry in plan)
+
+
+def draw_plan(rng, count, kinds=None, engine="postgresql"):
     """`count` plan entries: rounds of every kind in a shuffled order (a deck of
     cards), so that a run of at least one round covers every kind."""
-    catalog = catalogue()
+    catalog = catalogue(engine)
     names = list(kinds or catalog)
     unknown = [n for n in names if n not in catalog]
     if unknown:
-        raise ValueError("unknown fault kind(s): %s (known: %s)" % (", ".join(unknown), ", ".join(catalog)))
+        raise ValueError("unknown fault kind(s) for %s: %s (known: %s)" % (engine, ", ".join(unknown),
+                                                                           ", ".join(catalog)))
     plan = []
     while len(plan) < count:
         deck = list(names)
@@ -797,6 +975,6 @@ def draw_plan(rng, count, kinds=None):
     return plan
 
 
-def make(lab, active, entry):
-    cls, _ = catalogue()[entry["kind"]]
+def make(lab, active, entry, engine="postgresql"):
+    cls, _ = catalogue(engine)[entry["kind"]]
     return cls(lab, active, entry)

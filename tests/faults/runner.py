@@ -18,23 +18,26 @@ TABLE = "fault_rows"
 WORKDIR = Path("/var/lib/xcatha-lab-faults")
 
 
-def new_lab():
+def new_lab(**settings):
     """The fault lab: prefix xhf, 192.168.75.0/24, next to the default lab."""
-    return frozen.new_lab("xhf", "192.168.75", WORKDIR)
+    return frozen.new_lab("xhf", "192.168.75", WORKDIR, **settings)
 
 
 class Run:
-    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print):
+    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print, engine="postgresql"):
         self.lab = lab
         self.seed = seed
         self.bound = bound
         self.say = say
+        self.engine = engine
         self.kind_names = kind_names
-        self.plan = kinds.draw_plan(random.Random(seed), count, kind_names)
+        self.plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
         self.violations = Violations(say)
         self.records = []
         self.committed = set()       # ids of rows committed to xcatdb
         self.probes = dict(pair.PROBES)
+        if engine == "sqlite":   # no database server to ask through the VIP: xCAT's probe reads the tables
+            del self.probes["sql"]
         self.watch = None
         self.nodes = None
         self.aborted = None
@@ -64,14 +67,15 @@ class Run:
 
     def prepare(self):
         pair.wait_healthy(self.lab, timeout=HEALTHY_BOUND)
-        created = pair.sql(self.lab, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id integer PRIMARY KEY, "
-                                     "kind text NOT NULL, at timestamptz NOT NULL DEFAULT now())" % (TABLE, TABLE))
+        # SQL every engine takes (PostgreSQL, MariaDB, SQLite)
+        created = pair.sql(self.lab, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id integer PRIMARY KEY, kind text "
+                                     "NOT NULL, at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP)" % (TABLE, TABLE))
         if created.returncode != 0:
             raise RuntimeError("cannot create %s in xcatdb: %s" % (TABLE, created.stderr.strip()))
 
     def run_one(self, number, entry):
         active = pair.active_node(self.lab)
-        fault = kinds.make(self.lab, active, entry)
+        fault = kinds.make(self.lab, active, entry, self.engine)
         bound = fault.bound or self.bound
         record = {"n": number, "kind": entry["kind"], "target": fault.target, "detail": "", "active": active,
                   "recovery_s": None, "bound_s": bound, "where": None, "outcome": "", "notes": fault.notes,
@@ -85,10 +89,11 @@ class Run:
                 fault.inject()
                 record["detail"] = fault.describe()
                 if fault.heal_first:
-                    time.sleep(fault.window)
+                    for problem in fault.during():
+                        self.violations.add(problem)
                     fault.notes.append("at the end of the %.0f s window: %s" % (fault.window, self.glance(fault)))
+                    clock = time.monotonic()   # the way back (a cleanup included) counts
                     fault.heal()
-                    clock = time.monotonic()
                 elif fault.injecting():
                     clock = time.monotonic()
                 record["recovery_s"], record["where"], why = self.wait_recovered(fault, clock, bound, number)
@@ -312,6 +317,7 @@ class Run:
         recovered = [r for r in self.records if r["recovery_s"] is not None]
         return {
             "seed": self.seed,
+            "engine": self.engine,
             "faults": len(self.records),
             "recovered": len(recovered),
             "violations": list(self.violations.items),
@@ -337,9 +343,10 @@ def line_of(record):
 def write_report(path, summary, run, extra):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Fault run, seed %s" % summary["seed"], "",
-             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s%s%s`" % (
-                 len(run.plan), summary["seed"], " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
+    lines = ["# Fault run, seed %s, engine %s" % (summary["seed"], run.engine), "",
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s --engine %s%s%s`" % (
+                 len(run.plan), summary["seed"], run.engine,
+                 " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
                  " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else ""),
              "", "| # | kind | target | detail | recovery (s) | bound (s) | outcome | notes | took (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -366,7 +373,7 @@ def write_report(path, summary, run, extra):
               "|---|---|---|---|---|"] + by_kind(run)
     lines += ["", "## Violations", ""] + (["- %s" % v for v in summary["violations"]] or ["none"])
     lines += ["", "## Kinds", ""] + ["- **%s** (bound %.0f s): %s" % (name, cls.bound or run.bound, cls.how)
-                                     for name, (cls, _) in kinds.catalogue().items()]
+                                     for name, (cls, _) in kinds.catalogue(run.engine).items()]
     lines += ["", "## Per fault: cluster events (from pacemaker.log, seconds after injection)", ""]
     for r in run.records:
         lines += ["### %d. %s on %s %s — %s" % (r["n"], r["kind"], r["target"], r["detail"], r["outcome"]), ""]
@@ -381,7 +388,7 @@ def write_report(path, summary, run, extra):
 def by_kind(run):
     """One table row per kind of the catalogue (kinds not in the plan: no faults)."""
     rows = []
-    for name, (cls, _) in kinds.catalogue().items():
+    for name, (cls, _) in kinds.catalogue(run.engine).items():
         records = [r for r in run.records if r["kind"] == name]
         times = sorted(r["recovery_s"] for r in records if r["recovery_s"] is not None)
         spread = "%.1f / %.1f / %.1f" % (times[0], times[len(times) // 2], times[-1]) if times else "-"
@@ -391,22 +398,24 @@ def by_kind(run):
 
 # ---------------------------------------------------------------- the whole run
 def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print,
-              with_arbiter=False):
-    """Build (or reuse) the fault lab, run the plan, tear the lab down (unless keep),
-    write the report; returns (summary, report path)."""
+              with_arbiter=False, engine="postgresql"):
+    """Build (or reuse) the fault lab on xCAT's database in `engine`, run the plan, tear
+    the lab down (unless keep), write the report; returns (summary, report path)."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
-    say("faults: seed %d" % seed)
-    run = Run(new_lab(), seed, count, kind_names, bound, say)
+    say("faults: seed %d, engine %s" % (seed, engine))
+    plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
+    run = Run(new_lab(shared_storage="fuse" if kinds.needs_storage(plan, engine) else ""), seed, count, kind_names,
+              bound, say, engine)
     lab = run.lab
     say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
     started = time.monotonic()
     extra = {}
     try:
-        if reuse and frozen.reusable(lab):
+        if reuse and frozen.reusable(lab, engine=engine):
             say("reusing the fault lab (group on %s)" % pair.active_node(lab))
         else:
             say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
-            frozen.build(lab)
+            frozen.build(lab, engine)
             extra["build"] = "%.0f s" % (time.monotonic() - started)
         if with_arbiter and not arbiter.running(lab):
             say("setting up the arbiter (corosync-qnetd in the client namespace, [quorum] arbiter)")

@@ -50,6 +50,9 @@ class LabConfig:
     boot_timeout: float = 90.0
     # Size limit of the tmpfs holding the nodes' writable layers.
     state_size: str = "8g"
+    # "" : the shared data is a directory on the host; "fuse": a filesystem that can hang, fail
+    # and fill up, served through FUSE (lab/storage.py).
+    shared_storage: str = ""
 
     def __post_init__(self):
         self.workdir = Path(self.workdir)

@@ -19,16 +19,18 @@ def new_lab(prefix, net, workdir, **settings):
                                   workdir=os.environ.get(env + "WORKDIR", workdir), **settings))
 
 
-def build(lab):
-    """From nothing to group xcatmn running."""
+def build(lab, engine="postgresql"):
+    """From nothing to group xcatmn running, on xCAT's database in `engine`."""
     lab.down()
-    pair.build(lab)
+    pair.build(lab, engine)
 
 
-def reusable(lab, group_running=True):
-    """True when this lab is up with both nodes online (and the group started, if asked)."""
+def reusable(lab, group_running=True, engine="postgresql"):
+    """True when this lab is up with both nodes online (and the group started, if asked),
+    its xCAT on `engine`."""
     try:
         return (all(lab.node(name).running for name in lab.cfg.node_names)
+                and pair.engine_of(lab) == engine
                 and sorted(pair.online(lab)) == sorted(lab.cfg.node_names)
                 and (not group_running or bool(pair.active_node(lab))))
     except Exception:  # noqa: BLE001 - any doubt means: build it again

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
-from . import install, net
+from . import install, net, storage
 from .config import LabConfig
 from .node import Node, cgroup_dirs, mount_shared_layers
 from .util import (NODE_ENV, LabError, all_pids, kill_and_wait, log, mounts_under, pid_alive,
@@ -70,6 +70,9 @@ class Lab:
 
     def _fresh_shared_data(self) -> None:
         data = self.cfg.shared_data
+        if storage.enabled(self.cfg):
+            storage.create(self.cfg)
+            return
         if data.exists():
             run(["rm", "-rf", "--one-file-system", data])
         data.mkdir(parents=True)
@@ -87,10 +90,12 @@ class Lab:
         cgroups.  Works from any state (half-failed up, killed test run)."""
         start = time.monotonic()
         self.stop_bmcs()
+        storage.thaw(self.cfg)   # a frozen storage server would keep the nodes' processes in D state
         nodes = [self.node(n) for n in self.cfg.node_names]
         self._in_parallel([n.crash for n in nodes if n.nspawn_pid is not None])
         self._kill_strays()
         net.delete_network(self.cfg)
+        storage.teardown(self.cfg)
         self._unmount_all()
         self._remove_cgroups()
         for n in nodes:

@@ -8,10 +8,11 @@ import concurrent.futures
 import functools
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
-from . import realxcat, snapshot, xcat
+from . import realxcat, snapshot, storage, xcat
 from .config import COMPUTE_NODES, LabConfig
 from .lab import Lab
 from .util import log
@@ -46,15 +47,15 @@ def build(lab, engine="postgresql"):
     if xcat.real():
         lab.cfg.save()  # the snapshot's key includes the lab's settings
         wanted = snapshot.key(lab.cfg, engine)
-        if snapshot.usable(lab.cfg, wanted):
-            snapshot.restore(lab)
+        if snapshot.usable(lab.cfg, wanted, engine):
+            snapshot.restore(lab, engine)
             lab.wait_online(lab.cfg.node_names, timeout=180)
             wait_group_started(lab, timeout=240)
             log.info("pair: restored from its snapshot in %.1f s; group on %s", time.monotonic() - started,
                      active_node(lab))
             return
     lab.up(nodes=lab.cfg.node_names, cluster=True, bmcs=True)
-    text = cluster_config_text(lab.cfg)
+    text = cluster_config_text(lab.cfg, engine)
     for name in lab.cfg.node_names:
         lab.node(name).exec(["install", "-D", "-m", "0600", "/dev/stdin", NODE_CONFIG], input=text, check=True)
     for name in reversed(lab.cfg.node_names):
@@ -70,14 +71,21 @@ def build(lab, engine="postgresql"):
                "xcatha cluster-config apply")
     wait_group_started(lab, timeout=180)
     if xcat.real():
-        snapshot.save(lab, wanted, lambda: wait_group_started(lab, timeout=240))
+        snapshot.save(lab, wanted, engine, lambda: wait_group_started(lab, timeout=240))
     log.info("pair: built in %.1f s; group on %s", time.monotonic() - started, active_node(lab))
 
 
-def cluster_config_text(cfg):
+ENGINES = ("postgresql", "mysql", "sqlite")   # as cluster.conf's [database] engine names them
+
+
+def cluster_config_text(cfg, engine="postgresql"):
     """cluster-config/xcatha.conf for this lab: the file describes the default lab's
-    network (192.168.77.x); a lab on another network gets its own addresses."""
+    network (192.168.77.x) and PostgreSQL; a lab on another network gets its own
+    addresses, a lab of another engine its [database] engine."""
+    if engine not in ENGINES:
+        raise ValueError("unknown database engine %r (known: %s)" % (engine, ", ".join(ENGINES)))
     text = CLUSTER_CONFIG.read_text().replace(CLUSTER_CONFIG_NET + ".", cfg.net + ".")
+    text = re.sub(r"(?m)^engine = postgresql\b", "engine = " + engine, text)
     if not xcat.real():
         text += "\n[xcatd]\ntftp = false             # the test-only stand-in runs no TFTP server\n"
     return text
@@ -159,7 +167,7 @@ def planned_move(lab, target, timeout=180):
 
 # ---------------------------------------------------------------- service probes (from the client)
 def cfgloc(lab):
-    text = (lab.cfg.shared_data / "etc/xcat/cfgloc").read_text().strip()
+    text = (storage.host_view(lab.cfg) / "etc/xcat/cfgloc").read_text().strip()
     dsn, user, password = text.split("|", 2)
     return dsn.split(":", 1)[0], user, password
 
@@ -244,7 +252,7 @@ def xcat_client(lab, command, *args):
     credentials = home / ".xcat"
     credentials.mkdir(mode=0o700, exist_ok=True)
     for name in ("ca.pem", "client-cred.pem"):
-        source = lab.cfg.shared_data / "root/.xcat" / name
+        source = storage.host_view(lab.cfg) / "root/.xcat" / name
         if source.exists():
             (credentials / name).write_bytes(source.read_bytes())
             (credentials / name).chmod(0o600)
@@ -283,8 +291,27 @@ def probe_sql(lab, statement="SELECT count(*) FROM site"):
     return result.returncode == 0 and result.stdout.strip() != ""
 
 
+def engine_of(lab):
+    """The engine of the pair's xCAT database, from the shared data: cfgloc's prefix, else
+    (no cfgloc: xCAT's default) SQLite."""
+    if not (storage.host_view(lab.cfg) / "etc/xcat/cfgloc").exists():
+        return "sqlite"
+    return {"Pg": "postgresql", "mysql": "mysql"}[cfgloc(lab)[0]]
+
+
+SQLITE_DB = "/etc/xcat/labrows.sqlite"   # xCAT keeps each table in a file of its own: so do the lab's rows
+
+
 def sql(lab, statement):
-    """SQL on xcatdb through the VIP with cfgloc's credentials, from the client."""
+    """SQL on xcatdb through the VIP with cfgloc's credentials, from the client; SQLite, which
+    serves no network, with sqlite3 on the node where the group runs (its /etc/xcat is the
+    shared data's), as xcatd opens its files there."""
+    if engine_of(lab) == "sqlite":
+        where = active_node(lab)
+        if where is None:
+            return subprocess.CompletedProcess(["sqlite3"], 1, "", "the group runs on no node")
+        return lab.node(where).exec(["sqlite3", "-bail", "-batch", "-cmd", ".timeout 5000", SQLITE_DB, statement],
+                                    timeout=10)
     prefix, user, password = cfgloc(lab)
     if prefix == "Pg":
         argv = ["psql", "-X", "-w", "-At", "-h", lab.cfg.vip, "-U", user, "-d", "xcatdb", "-c", statement]

@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[2]
 INPUTS = ("lib", "agents", "cluster-config", "systemd", "share", "tests/lab", "debian", "packaging")
 
 
-def directory(cfg) -> Path:
-    return cfg.workdir / "snapshot"
+def directory(cfg, engine) -> Path:
+    """One per engine (and storage): a lab that runs each engine in turn (make test) keeps all of them."""
+    return cfg.workdir / "snapshot" / (engine + ("-" + cfg.shared_storage if cfg.shared_storage else ""))
 
 
 def key(cfg, engine) -> str:
@@ -44,18 +45,18 @@ def key(cfg, engine) -> str:
     return digest.hexdigest()
 
 
-def usable(cfg, wanted) -> bool:
-    stamp = directory(cfg) / "KEY"
+def usable(cfg, wanted, engine) -> bool:
+    stamp = directory(cfg, engine) / "KEY"
     return stamp.exists() and stamp.read_text() == wanted
 
 
-def save(lab, wanted, wait_started) -> None:
+def save(lab, wanted, engine, wait_started) -> None:
     """Stop the cluster, power the nodes off, keep their disks and the shared data, boot again."""
     started = time.monotonic()
     names = lab.cfg.node_names
     lab.node(names[0]).exec(["pcs", "cluster", "stop", "--all"], timeout=300, check=True)
     lab._in_parallel([lambda name=name: lab.poweroff(name) for name in names])
-    target = directory(lab.cfg)
+    target = directory(lab.cfg, engine)
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -69,15 +70,18 @@ def save(lab, wanted, wait_started) -> None:
     wait_started()
 
 
-def restore(lab) -> None:
+def restore(lab, engine) -> None:
     """A fresh lab whose nodes boot from the kept disks, with the kept shared data."""
-    lab.up(nodes=lab.cfg.node_names, bmcs=True, restore=directory(lab.cfg))
+    lab.up(nodes=lab.cfg.node_names, bmcs=True, restore=directory(lab.cfg, engine))
 
 
 def populate(cfg, source: Path) -> None:
     """Called by Lab.up between mounting the nodes' storage and booting them."""
     for name in cfg.node_names:
         _copy(source / name, state_dir(cfg) / name / "upper")
+    if cfg.shared_data.is_mount():   # the lab's storage (lab/storage.py), fresh and empty: fill it
+        subprocess.run(["cp", "-a", "--", "%s/." % (source / "HA-data"), str(cfg.shared_data)], check=True)
+        return
     if cfg.shared_data.exists():
         shutil.rmtree(cfg.shared_data)
     _copy(source / "HA-data", cfg.shared_data)

@@ -26,7 +26,7 @@ NO_DEVICE = Call(["corosync-cmapctl", "-b", "quorum"], stdout=fixture("corosync-
 @pytest.mark.parametrize("edit,message", [
     (("[node host1]", "[quorum]\narbiter = 192.168.77.3\n\n[node host1]"), "fence_delay with [quorum] arbiter"),
     (("[node host1]", "[quorum]\narbiter = q\narbiter_port = x\n\n[node host1]", NO_DELAY),
-     "arbiter_port must be a port"),
+     "arbiter_port=x is not an integer"),
 ])
 def test_bad_arbiter_settings_are_refused(tmp_path, edit, message):
     text = EXAMPLE_CONFIG.read_text()

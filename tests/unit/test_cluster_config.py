@@ -22,7 +22,7 @@ def write(tmp_path, text):
 
 @pytest.mark.parametrize("edit,message", [
     (("ip = 192.168.77.10 ", "ip = 192.168.77.300"), "not an IP address"),
-    (("engine = postgresql ", "engine = oracle"), "engine must be"),
+    (("engine = postgresql ", "engine = oracle"), "engine=oracle is not one of postgresql, mysql, sqlite"),
     (("fence_agent = fence_ipmilan\nfence_ip = 192.168.77.22", "fence_ip = 192.168.77.22"), "fence_agent is required"),
     (("[node host2]", "[spare host2]"), "exactly two [node NAME]"),
     (("fqdn = xcatmn.cluster.lab", ""), "fqdn is required"),

@@ -55,7 +55,7 @@ def test_layout_group_is_the_single_group_of_the_seed(tmp_path):
 def test_an_unknown_layout_is_refused(tmp_path):
     with pytest.raises(cluster_config.ConfigError) as error:
         load(tmp_path, "clone")
-    assert "[timings] layout must be parallel or group" in str(error.value)
+    assert "[timings] layout=clone is not one of parallel, group" in str(error.value)
 
 
 def test_the_parallel_layouts_constraints_are_xcathas_own(tmp_path):

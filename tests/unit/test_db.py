@@ -5,6 +5,8 @@ from xcatha import db
 from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
+from .conftest import Call
+
 
 def test_parse_postgresql_cfgloc():
     cfg = db.parse_cfgloc("Pg:dbname=xcatdb;host=192.168.77.10|xcatadm|pa|ss;word\n")
@@ -75,3 +77,57 @@ def test_clients_get_the_password_through_the_environment(monkeypatch):
     assert "topsecret" not in " ".join(pg_argv) and pg_env["PGPASSWORD"] == "topsecret"
     assert pg_argv[pg_argv.index("-p") + 1] == "5433"
     assert "topsecret2" not in " ".join(my_argv) and my_env["MYSQL_PWD"] == "topsecret2"
+
+
+# ---------------------------------------------------------------- cfgloc on storage that may hang
+def _read(path):
+    import sys
+    return Call([sys.executable or "/usr/bin/python3", "-I", "-c", db.READ_CODE, path])
+
+
+def test_cfgloc_is_read_by_a_child_within_the_deadline(runner):
+    from xcatha import ocf
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout="Pg:dbname=xcatdb;host=192.0.2.10|xcatadm|secret\n"),
+                  Call(_read("/etc/xcat/cfgloc").argv, rc=2))
+    cfgloc = db.read_cfgloc("/etc/xcat/cfgloc", ocf.Deadline(60))
+    assert (cfgloc.engine, cfgloc.user, cfgloc.password) == ("postgresql", "xcatadm", "secret")
+    assert db.read_cfgloc("/etc/xcat/cfgloc", ocf.Deadline(60)) is None   # none: SQLite
+
+
+def test_cfgloc_on_hung_storage_fails_in_time(runner):
+    import subprocess
+
+    from xcatha import ocf
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, raises=subprocess.TimeoutExpired("python3", 9)))
+    with pytest.raises(OcfError) as error:
+        db.read_cfgloc("/etc/xcat/cfgloc", ocf.Deadline(30))
+    assert error.value.code == ExitCode.ERR_GENERIC and "does not answer" in error.value.reason
+
+
+def test_the_reading_child_itself(tmp_path):
+    """READ_CODE run for real: the text, 2 for a missing file, 1 and the reason otherwise."""
+    import subprocess
+    import sys
+    (tmp_path / "cfgloc").write_text("mysql:dbname=xcatdb;host=192.0.2.10|xcat|pw\n")
+
+    def read(path):
+        return subprocess.run([sys.executable, "-I", "-c", db.READ_CODE, str(path)], capture_output=True, text=True,
+                              timeout=30)
+    assert read(tmp_path / "cfgloc").stdout.startswith("mysql:dbname=xcatdb")
+    assert read(tmp_path / "none").returncode == 2
+    denied = read(tmp_path)   # a directory
+    assert denied.returncode == 1 and "Is a directory" in denied.stderr
+
+
+def test_the_postmaster_is_found_from_proc_alone(monkeypatch):
+    """No read of postmaster.pid (on the shared storage) on the hot path: the unit's processes,
+    and a backend's retitled command line is no postmaster."""
+    import os
+    import sys
+    from xcatha import processes
+    engine = db.PostgreSQL("postgresql@15-main.service", "/var/lib/postgresql/15/main")
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [os.getpid()])
+    monkeypatch.setattr(engine, "executables", (os.path.basename(sys.executable),))
+    assert engine.postmaster_running()
+    monkeypatch.setattr(engine, "executables", ("postgres", "postmaster"))
+    assert not engine.postmaster_running()

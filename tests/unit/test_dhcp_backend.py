@@ -93,7 +93,7 @@ def test_apply_back_to_isc_pushes_the_changed_backend(runner, tmp_path, monkeypa
 
 
 def test_unknown_backend_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match=r"\[dhcp\] backend must be isc or kea"):
+    with pytest.raises(ConfigError, match=r"\[dhcp\] backend=auto is not one of isc, kea"):
         config_with(tmp_path, "auto")
 
 

@@ -291,7 +291,7 @@ def test_the_agent_refuses_a_file_list_that_would_copy_authorized_keys(tmp_path,
 def test_the_agents_default_is_the_list_itself(tmp_path, monkeypatch):
     agent = shared_data_agent()
     seen = []
-    monkeypatch.setattr(shared_data, "start", lambda *args: seen.append(args[-1]))
+    monkeypatch.setattr(shared_data, "start", lambda *args: seen.append(args[5]))
     monkeypatch.setattr(shared_data, "record_facts", lambda *args: None)
     monkeypatch.setenv("OCF_RESKEY_shared_dir", str(tmp_path))
     monkeypatch.setenv("HA_LOGFILE", str(tmp_path / "log"))

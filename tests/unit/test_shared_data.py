@@ -3,8 +3,10 @@ import os
 
 import pytest
 
-from xcatha import shared_data
+from xcatha import ocf, shared_data
 from xcatha.ocf import ExitCode, OcfError
+
+from .conftest import Call
 
 
 @pytest.mark.parametrize("shared,dirs,suffix", [
@@ -113,3 +115,62 @@ def test_start_refuses_incomplete_shared_data(tmp_path, monkeypatch):
     with pytest.raises(OcfError) as error:
         shared_data.start(str(shared), [str(tmp_path / "install")], ".keep", False, "r")
     assert "lacks" in error.value.reason and not (tmp_path / "install").exists()
+
+
+# ---------------------------------------------------------------- the depth-10 storage probe
+def _probe(path):
+    import socket
+    import sys
+    return Call([sys.executable or "/usr/bin/python3", "-I", "-c", shared_data.PROBE_CODE,
+                 os.path.join(path, ".xcatha-status-%s" % socket.gethostname()), str(os.getpid())])
+
+
+def test_storage_probe_answers(runner, tmp_path):
+    runner.expect(_probe(str(tmp_path)))
+    shared_data.check_storage(str(tmp_path), ocf.Deadline(40))
+
+
+def test_a_full_shared_filesystem_is_degraded_with_the_reason(runner, tmp_path):
+    call = _probe(str(tmp_path))
+    call.rc, call.stderr = shared_data.PROBE_FULL, "%s/.xcatha-status.tmp: No space left on device\n" % tmp_path
+    runner.expect(call)
+    with pytest.raises(OcfError) as error:
+        shared_data.check_storage(str(tmp_path), ocf.Deadline(40))
+    assert error.value.code == ExitCode.DEGRADED
+    assert "is full" in error.value.reason and "No space left on device" in error.value.reason
+
+
+def test_hung_storage_fails_the_probe_within_its_budget(runner, tmp_path):
+    import subprocess
+    call = _probe(str(tmp_path))
+    call.raises = subprocess.TimeoutExpired("python3", 32)
+    runner.expect(call)
+    with pytest.raises(OcfError) as error:
+        shared_data.check_storage(str(tmp_path), ocf.Deadline(40))
+    assert error.value.code == ExitCode.ERR_GENERIC and "does not answer" in error.value.reason
+
+
+def test_the_probe_itself_reports_enospc_as_full(tmp_path):
+    """The child's own mapping, run for real: a write that fails with ENOSPC (a file system
+    that is full) exits PROBE_FULL, another failure 1.  /dev/full answers every write ENOSPC."""
+    import subprocess
+    import sys
+    (tmp_path / "probe.tmp").symlink_to("/dev/full")
+    full = subprocess.run([sys.executable, "-I", "-c", shared_data.PROBE_CODE, str(tmp_path / "probe"), "1"],
+                          capture_output=True, text=True, timeout=30)
+    assert full.returncode == shared_data.PROBE_FULL and "No space left on device" in full.stderr
+    gone = subprocess.run([sys.executable, "-I", "-c", shared_data.PROBE_CODE, str(tmp_path / "no" / "probe"), "1"],
+                          capture_output=True, text=True, timeout=30)
+    assert gone.returncode == 1 and "No such file or directory" in gone.stderr
+
+
+def test_start_probes_the_storage_before_touching_it(runner, tmp_path, monkeypatch):
+    """A start on hung storage fails from the bounded probe, before any access of its own."""
+    import subprocess
+    monkeypatch.setattr(shared_data, "check_shared_dir", lambda *args: pytest.fail("touched the storage first"))
+    call = _probe(str(tmp_path))
+    call.raises = subprocess.TimeoutExpired("python3", 24)
+    runner.expect(call)
+    with pytest.raises(OcfError) as error:
+        shared_data.start(str(tmp_path), [str(tmp_path / "install")], ".keep", False, "r", deadline=ocf.Deadline(30))
+    assert "does not answer" in error.value.reason
