@@ -117,7 +117,7 @@ def history(crm_mon_xml, old, new, now):
             failures.append((when, "%s failed on %s: %s%s" % (what, old, failure.get("exitstatus"),
                                                             " (%s)" % failure.get("exitreason")
                                                             if failure.get("exitreason") else "")))
-    states = {node.get("name"): node for node in (root.find("nodes") or [])}
+    states = {node.get("name"): node for node in root.iterfind("nodes/node")}
     old_state = states.get(old)
     events = sorted(fences + failures + stops_starts)
     if fences:
