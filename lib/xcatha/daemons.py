@@ -30,8 +30,9 @@ class Daemon:
         pids = processes.unit_processes(units.control_group(self.unit))
         main = self._known_main_pid()
         # children outliving their main process (xcatd's unit waits 30 s before killing them)
-        # are no running service: with the main pid gone, systemd decides
-        if pids and (main is None or main in pids):
+        # and the exit hook (ExecStopPost runs in the unit's cgroup) are no running service:
+        # with the main pid gone or not known yet, systemd decides (and its main pid is kept)
+        if pids and main is not None and main in pids:
             running = units.RunningUnit(self.unit, pids)
             return ExitCode.SUCCESS, running.describe(), running
         state = self.state(deadline)

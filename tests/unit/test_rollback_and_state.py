@@ -69,6 +69,28 @@ def test_children_outliving_the_main_process_are_no_running_service(runner, monk
     assert code == ocf.ExitCode.ERR_GENERIC and "deactivating" in reason
 
 
+def test_the_exit_hook_in_the_cgroup_is_no_running_service(runner, monkeypatch, tmp_path):
+    """Seen in the agent tier: MariaDB's main process killed, the unit's ExecStopPost hook
+    (xcatha.exited) alive in its cgroup, no main pid known yet: the monitor answered 0."""
+    monkeypatch.setattr(daemons, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [4242] if group else [])
+    runner.expect(Call(["systemctl", "show", "mariadb.service", *SHOW], stdout="MainPID=0\nControlGroup=/system."
+                       "slice/mariadb.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\n"))
+    code, _reason, _state = daemons.Daemon("mysql", "mariadb.service").status()
+    assert code == ocf.ExitCode.ERR_GENERIC
+
+
+def test_an_unknown_main_pid_is_asked_once_then_kept(runner, monkeypatch, tmp_path):
+    import os
+    main = os.getpid()  # a live process stands for the service's main process
+    monkeypatch.setattr(daemons, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(processes, "unit_processes", lambda group: [main, 201])
+    runner.expect(Call(["systemctl", "show", "xcatd.service", *SHOW], stdout="MainPID=%d\nControlGroup=/system."
+                       "slice/xcatd.service\nLoadState=loaded\nActiveState=active\nSubState=running\n" % main))
+    assert daemons.Daemon("xcatd", "xcatd.service").status()[0] == ocf.ExitCode.SUCCESS
+    assert daemons.Daemon("xcatd", "xcatd.service").status()[0] == ocf.ExitCode.SUCCESS  # no systemctl now
+
+
 def test_the_cgroup_alone_answers_while_the_main_process_lives(runner, monkeypatch, tmp_path):
     monkeypatch.setattr(daemons, "STATE_DIR", str(tmp_path))
     (tmp_path / "xcatha-main-pid-xcatd.service").write_text("100\n")
