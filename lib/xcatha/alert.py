@@ -86,11 +86,13 @@ def parse_time(text):
     return None
 
 
-def history(crm_mon_xml, old, new, now):
-    """(cause, [(epoch, event)]) of the group's move from old to new, from crm_mon's XML."""
+def history(crm_mon_xml, old, new, now, started_there=0.0):
+    """(cause, [(epoch, event)]) of the group's move from old to new, from crm_mon's XML.  Only
+    what came after the group last started on old (started_there) belongs to this move: an
+    earlier fencing or failure was the cause of the move before."""
     import xml.etree.ElementTree as ET
     root = ET.fromstring(crm_mon_xml)  # noqa: S314 - our own cluster's status
-    since = now - WINDOW
+    since = max(now - WINDOW, started_there)
     events, stops_starts, fences, failures = [], [], [], []
     for event in root.iter("fence_event"):
         when = parse_time(event.get("completed"))
@@ -111,7 +113,7 @@ def history(crm_mon_xml, old, new, now):
     first = min([when for when, _text in stops_starts], default=now)
     for failure in root.iter("failure"):
         when = parse_time(failure.get("last-rc-change"))
-        if failure.get("node") == old and when and first - FAILURE_LEAD <= when <= now:
+        if failure.get("node") == old and when and max(first - FAILURE_LEAD, since) <= when <= now:
             op = failure.get("op_key", "").rsplit("_", 2)
             what = "%s %s" % (op[0], op[1]) if len(op) == 3 else failure.get("op_key")
             failures.append((when, "%s failed on %s: %s%s" % (what, old, failure.get("exitstatus"),
@@ -159,7 +161,8 @@ def handle(env, now=None):
     if old is None or (last_elsewhere <= mine and (mine or last_elsewhere)):
         return None  # a restart in place, or no other node
     status = run.run(["crm_mon", "--one-shot", "--output-as=xml"], timeout=20, quiet=True)
-    cause, events = history(status.stdout, old, me, now) if status.ok else ("unknown (crm_mon failed)", [])
+    cause, events = (history(status.stdout, old, me, now, last_elsewhere) if status.ok
+                     else ("unknown (crm_mon failed)", []))
     if not (mine or last_elsewhere) and not [text for _when, text in events if old in text]:
         return None  # nothing recorded yet (the alert is new) and the old node did nothing: the first start
     if not any(text.startswith("%s start on %s" % (cluster_config.MEMBERS[-1], me)) for _when, text in events):

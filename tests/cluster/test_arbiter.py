@@ -32,6 +32,8 @@ def test_the_arbiter_votes_and_no_fence_device_waits(arbitrated):
     active = pair.active_node(lab)
     for name in lab.cfg.node_names:
         assert arbiter.configured(lab, name) == arbiter.address(lab.cfg)
+        # the device casts its vote once it has connected to qnetd, shortly after apply
+        wait_for(lambda node=name: "Total votes:      3" in quorum_status(lab, node), timeout=60)
         status = quorum_status(lab, name)
         assert "Qdevice" in status and "Total votes:      3" in status, status
     node = lab.node(active)

@@ -49,10 +49,20 @@ def unit_state(lab, name, unit):
 
 
 def assert_offer_from_the_vip(lab):
-    offer = xcat.wait_until(lambda: pair.dhcp_offer(lab), timeout=30, what="a DHCP offer")
+    """The node's reservation: in the parallel layout the server may answer (from its pool)
+    while the dhcpd start's makedhcp -a is still adding the reservations, so wait for it."""
     name, octet, _ = pair.COMPUTE_NODES[0]
-    assert (offer["yiaddr"], offer["siaddr"], offer["file"]) == \
-        ("%s.%d" % (lab.cfg.net, octet), lab.cfg.vip, xcat.BOOT_FILE), offer
+    wanted = ("%s.%d" % (lab.cfg.net, octet), lab.cfg.vip, xcat.BOOT_FILE)
+    seen = []
+
+    def reserved():
+        offer = pair.dhcp_offer(lab)
+        seen.append(offer)
+        return offer if offer and (offer["yiaddr"], offer["siaddr"], offer["file"]) == wanted else None
+    try:
+        xcat.wait_until(reserved, timeout=60, what="the DHCP offer of %s's reservation" % name)
+    except TimeoutError:
+        raise AssertionError("no offer of %s from the VIP; last: %s" % (wanted, seen[-1:])) from None
 
 
 def test_failover_with_kea(healthy):

@@ -106,7 +106,8 @@ def test_check_reports_seeded_drift_and_a_newer_data_major_is_refused(healthy):
             reason
         mn.exec(["crm_resource", "--clear", "--resource", pair.GROUP], check=True)
         assert pair.wait_group_started(healthy, on=active, timeout=180) == active
-        assert all(pair.services_answer(healthy).values())
+        # started: named and dhcpd may still restart under makedns -n / makedhcp -n for a moment
+        wait_until(lambda: all(pair.services_answer(healthy).values()), timeout=120, what="every service")
     finally:
         twin.exec(["umount", pg_version])
         mn.exec(["crm_resource", "--clear", "--resource", pair.GROUP])

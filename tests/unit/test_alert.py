@@ -184,3 +184,14 @@ def test_a_failed_resource_on_the_old_node_is_the_cause():
     # long before the move, the same failure is no cause
     cause, _events = alert.history(fixture("crm_mon-failure.xml"), "host1", "host2", failed + 3600)
     assert not cause.startswith("failed resource")
+
+
+def test_a_fencing_before_the_group_last_started_on_the_old_node_is_no_cause():
+    """Seen in the cluster tier: a planned move 111 s after host1 was fenced (and the group had
+    started on host1 again since) was announced as caused by that fencing."""
+    fenced = 1795977933.0   # host2 fenced in the recorded crash, then the group started on host1
+    cause, events = alert.history(fixture("crm_mon-after-crash.xml"), "host2", "host1", fenced + 44)
+    assert cause.startswith("fencing: ")
+    cause, events = alert.history(fixture("crm_mon-after-crash.xml"), "host2", "host1", fenced + 44,
+                                  started_there=fenced + 1)
+    assert not cause.startswith("fencing: ") and all("fenced" not in text for _when, text in events)
