@@ -16,9 +16,6 @@ the active MN.  authorized_keys never follows: each host's own decides who may l
 """
 import fnmatch
 import glob
-import hashlib
-import ipaddress
-import json
 import os
 import time
 
@@ -94,6 +91,7 @@ def stored(shared_dir, path):
 
 def read_manifest(shared_dir):
     """What the last push copied ({"host", "time", "files": {path: entry}}), or None."""
+    import json  # not on the monitors' path: the agent imports this module for its parameter type
     try:
         with open(os.path.join(store_dir(shared_dir), "manifest.json"), encoding="utf-8") as stream:
             return json.load(stream)
@@ -105,6 +103,7 @@ def read_manifest(shared_dir):
 
 
 def _entry(data, info):
+    import hashlib
     return {"sha256": hashlib.sha256(data).hexdigest(), "mode": info.st_mode & 0o7777,
             "uid": info.st_uid, "gid": info.st_gid}
 
@@ -159,6 +158,7 @@ def push(shared_dir, patterns, host, root="", lock=LOCK):
 
 
 def _push_once(shared_dir, patterns, host, root):
+    import json
     store = store_dir(shared_dir)
     os.makedirs(store + "/files", mode=0o700, exist_ok=True)
     os.chmod(store, 0o700)
@@ -222,6 +222,7 @@ def pull(shared_dir, patterns, own_names, root="", lock=LOCK):
 def wanted_content(shared_dir, path, entry, own_names, root=""):
     """What the local file should hold: the stored copy, /etc/hosts merged with this host's
     own lines.  None when the stored copy is missing or torn (logged; the local one stays)."""
+    import hashlib
     try:
         data, _info = _read(stored(shared_dir, path))
     except OSError as error:
@@ -241,6 +242,7 @@ def wanted_content(shared_dir, path, entry, own_names, root=""):
 
 
 def _special(address):
+    import ipaddress
     try:
         value = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
