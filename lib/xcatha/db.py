@@ -81,10 +81,9 @@ def read_shared(path, deadline, share=0.3):
     """The text of a file on the shared storage, or None when it does not exist, read by a child
     within a share of the deadline: storage that hangs must fail this action in time, not hang
     it until the executor kills it."""
-    import sys
     budget = max(min(deadline.share(share), 10.0), 0.5)
     try:
-        result = run.run([sys.executable or "/usr/bin/python3", "-I", "-c", READ_CODE, path], timeout=budget,
+        result = run.run([run.python(), "-I", "-c", READ_CODE, path], timeout=budget,
                          quiet=True)
     except run.CommandTimeout:
         raise OcfError(ExitCode.ERR_GENERIC, "cannot read %s: the shared storage does not answer (%.0fs)"

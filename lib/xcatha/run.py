@@ -20,6 +20,13 @@ from xcatha.log import log
 # starts no process as much CPU as the rest of its work.
 
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def python():
+    """The interpreter this package runs under (the agents' #! line: /usr/bin/python3, or e.g.
+    python3.11 where the packages were built for it): for children that import xcatha."""
+    import sys
+    return sys.executable or "/usr/bin/python3"
 DEFAULT_TIMEOUT = 30.0
 KILL_GRACE = 1.0  # how long a killed command may take to go before it is abandoned
 

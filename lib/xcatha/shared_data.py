@@ -164,7 +164,7 @@ def release_lease(shared_dir, timeout=10.0):
     place: the other host then has to prove this one is down, which is the safe side."""
     path = os.path.join(shared_dir, LEASE_NAME)
     try:
-        result = run.run([_python(), "-I", "-c", RELEASE_CODE, path, own_name()], timeout=timeout)
+        result = run.run([run.python(), "-I", "-c", RELEASE_CODE, path, own_name()], timeout=timeout)
     except run.CommandTimeout:
         log.warning("the shared storage %s does not answer; its lease is left in place", shared_dir)
         return
@@ -204,7 +204,7 @@ def check_storage(shared_dir, deadline):
     path = os.path.join(shared_dir, ".xcatha-status-%s" % socket.gethostname())
     budget = max(min(deadline.share(0.8), 30.0), 0.5)
     try:
-        result = run.run([_python(), "-I", "-c", PROBE_CODE, path, str(os.getpid())], timeout=budget)
+        result = run.run([run.python(), "-I", "-c", PROBE_CODE, path, str(os.getpid())], timeout=budget)
     except run.CommandTimeout:
         raise OcfError(ExitCode.ERR_GENERIC, "shared storage %s does not answer (no write+read within %.0fs)"
                        % (shared_dir, budget)) from None
@@ -253,7 +253,7 @@ def first_push(shared_dir, sync_files):
 def push_synced(shared_dir, sync_files, timeout=10.0):
     """The last push before this host lets go (the path unit may be off, or a change too recent);
     in a child, like the lease's release: storage that does not answer must not hang a stop."""
-    argv = [_python(), "-I", "-m", "xcatha.file_sync", "push", shared_dir, own_name(), *sync_files]
+    argv = [run.python(), "-I", "-m", "xcatha.file_sync", "push", shared_dir, own_name(), *sync_files]
     try:
         result = run.run(argv, timeout=timeout)
     except run.CommandTimeout:
@@ -261,11 +261,6 @@ def push_synced(shared_dir, sync_files, timeout=10.0):
         return
     if not result.ok:
         log.warning("sync: pushing the files that follow the MN failed: %s", result.last_error_line())
-
-
-def _python():
-    import sys
-    return sys.executable or "/usr/bin/python3"
 
 
 def start(shared_dir, dirs, suffix, require_mount, instance, sync_files=(), deadline=None):

@@ -105,13 +105,12 @@ ExecStopPost=-{python} -I -m xcatha.exited {resource} %n
 RESOURCES = {"xcatd": "xcatd", "named": "named", "dhcpd": "dhcpd", "kea-dhcp4": "dhcpd",
              "conserver": "conserver", "goconserver": "conserver", "http": "http",
              "postgresql": "db", "mysql": "db"}
-PYTHON = "/usr/bin/python3"  # the agents' interpreter (their #! line)
 
 
 def drop_in_text(service=None):
     """The drop-in for a service's unit: with the exit hook when a resource runs it."""
     resource = RESOURCES.get(service)
-    return DROP_IN + (EXIT_HOOK.format(python=PYTHON, resource=resource) if resource else "")
+    return DROP_IN + (EXIT_HOOK.format(python=run.python(), resource=resource) if resource else "")
 
 
 def parse_os_release(text):

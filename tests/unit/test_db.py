@@ -1,7 +1,7 @@
 """cfgloc parsing and the engine check, without a database."""
 import pytest
 
-from xcatha import db
+from xcatha import db, run
 from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
@@ -81,8 +81,7 @@ def test_clients_get_the_password_through_the_environment(monkeypatch):
 
 # ---------------------------------------------------------------- cfgloc on storage that may hang
 def _read(path):
-    import sys
-    return Call([sys.executable or "/usr/bin/python3", "-I", "-c", db.READ_CODE, path])
+    return Call([run.python(), "-I", "-c", db.READ_CODE, path])
 
 
 def test_cfgloc_is_read_by_a_child_within_the_deadline(runner):

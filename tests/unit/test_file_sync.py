@@ -155,7 +155,7 @@ def test_sync_push_on_the_mn_copies(runner, tmp_path, monkeypatch):
 
 def test_stop_pushes_once_more_in_a_bounded_child_then_unlinks(runner, tmp_path, monkeypatch):
     monkeypatch.setattr(shared_data, "own_name", lambda: "host1")
-    monkeypatch.setattr(shared_data, "_python", lambda: "/usr/bin/python3")
+    monkeypatch.setattr(run, "python", lambda: "/usr/bin/python3")
     shared = str(tmp_path / "HA-data")
     os.makedirs(shared)
     instance = "sync-test-%d" % os.getpid()
@@ -174,7 +174,7 @@ def test_stop_pushes_once_more_in_a_bounded_child_then_unlinks(runner, tmp_path,
 
 def test_stop_on_storage_that_does_not_answer_still_stops(runner, tmp_path, monkeypatch):
     monkeypatch.setattr(shared_data, "own_name", lambda: "host1")
-    monkeypatch.setattr(shared_data, "_python", lambda: "/usr/bin/python3")
+    monkeypatch.setattr(run, "python", lambda: "/usr/bin/python3")
     runner.expect(Call(["/usr/bin/python3", "-I", "-m", "xcatha.file_sync", "push", "/HA-data", "host1",
                         "/etc/hosts"], raises=run.CommandTimeout(["python3"], 10)))
     shared_data.push_synced("/HA-data", ("/etc/hosts",))

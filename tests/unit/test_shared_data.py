@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from xcatha import ocf, shared_data
+from xcatha import ocf, run, shared_data
 from xcatha.ocf import ExitCode, OcfError
 
 from .conftest import Call
@@ -120,8 +120,7 @@ def test_start_refuses_incomplete_shared_data(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the depth-10 storage probe
 def _probe(path):
     import socket
-    import sys
-    return Call([sys.executable or "/usr/bin/python3", "-I", "-c", shared_data.PROBE_CODE,
+    return Call([run.python(), "-I", "-c", shared_data.PROBE_CODE,
                  os.path.join(path, ".xcatha-status-%s" % socket.gethostname()), str(os.getpid())])
 
 

@@ -1,7 +1,7 @@
 """The distro tables: unit names, data directories and the DHCP config per distro, read from os-release."""
 import pytest
 
-from xcatha import services, units
+from xcatha import run, services, units
 from xcatha.ocf import Deadline
 
 from .conftest import FIXTURES, Call
@@ -186,7 +186,8 @@ def test_stop_is_done_now_even_while_pacemaker_itself_stops(runner):
     assert units.stop("named.service", Deadline(60)) is True
 
 
-def test_each_resources_unit_gets_the_exit_hook_naming_its_resource():
+def test_each_resources_unit_gets_the_exit_hook_naming_its_resource(monkeypatch):
+    monkeypatch.setattr(run, "python", lambda: "/usr/bin/python3")   # the agents' interpreter
     text = units.drop_in_text("postgresql")
     assert text.startswith(units.DROP_IN)
     assert "ExecStopPost=-/usr/bin/python3 -I -m xcatha.exited db %n\n" in text
