@@ -87,12 +87,20 @@ DHCP_CONFIGS = {
 DROP_IN_NAME = "50-xcatha.conf"
 # Pacemaker recovers a failed service itself; a unit restarting on its own races
 # that recovery (a monitor sees "stopped", then the service is back under
-# systemd while Pacemaker starts it again).  Before=pacemaker.service makes a
-# shutdown stop Pacemaker (and so the group, in order) before the service.
+# systemd while Pacemaker starts it again).  A shutdown must stop Pacemaker (and so
+# the group, in order) before the service.  Not Before=pacemaker.service (as
+# Pacemaker's own drop-ins say): while pacemaker.service stops (`pcs cluster stop`),
+# systemd orders every start job of such a unit after that stop, and xCAT's
+# `systemctl restart` inside makedhcp -n, makedns -n or makeconservercf then waits
+# for Pacemaker, which waits for the agent running that command (seen in the lab:
+# the stop hung until the start's timeout).  xcatha-boot-cleanup.service, active
+# from boot to shutdown and ordered Before=pacemaker.service, carries the order:
+# a shutdown stops Pacemaker, then it, then the service; `pcs cluster stop` leaves
+# it alone, so nothing waits.
 # ExecStopPost tells Pacemaker at once when the service dies unasked (xcatha.exited).
 DROP_IN = """# Written by xcatha: this service is managed by Pacemaker (or xcatha activate).
 [Unit]
-Before=pacemaker.service
+Before=xcatha-boot-cleanup.service
 
 [Service]
 Restart=no
@@ -444,10 +452,10 @@ def start(unit, deadline):
 def stop(unit, deadline, fraction=0.6):
     """Stop the unit, leaving part of the deadline for the caller to escalate.
 
-    The unit is ordered Before=pacemaker.service (the drop-in), so that a shutdown stops the
-    cluster first; while Pacemaker itself stops (`pcs cluster stop`, a reboot of the active
-    node) a plain stop job would wait for Pacemaker's own stop to finish, which waits for
-    this agent: the stop is done now, whatever the order of the units' stop jobs."""
+    The unit is ordered to stop after Pacemaker at a shutdown (the drop-in); during a
+    reboot of the active node a plain stop job would wait for Pacemaker's own stop to
+    finish, which waits for this agent: the stop is done now, whatever the order of the
+    units' stop jobs."""
     try:
         result = run.run([SYSTEMCTL, "stop", "--job-mode=ignore-dependencies", unit], deadline=deadline,
                          timeout=max(deadline.share(fraction), 1.0))

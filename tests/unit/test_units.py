@@ -178,12 +178,23 @@ def test_the_cgroup_of_a_template_unit_is_in_its_templates_slice():
 
 
 def test_stop_is_done_now_even_while_pacemaker_itself_stops(runner):
-    """The drop-in orders the unit Before=pacemaker.service; during `pcs cluster stop` or a
-    reboot a plain stop job would wait for Pacemaker's stop, which waits for this stop (seen in
-    the lab: 36 s per member, until the agent escalated)."""
+    """A shutdown stops Pacemaker before the unit (the drop-in's order); during a reboot a
+    plain stop job would wait for Pacemaker's stop, which waits for this stop (seen in the
+    lab: 36 s per member, until the agent escalated)."""
     runner.expect(Call(["systemctl", "stop", "--job-mode=ignore-dependencies", "named.service"]),
                   Call(["systemctl", "reset-failed", "named.service"]))
     assert units.stop("named.service", Deadline(60)) is True
+
+
+def test_the_drop_in_orders_the_shutdown_through_boot_cleanup_not_pacemaker_itself():
+    """Before=pacemaker.service would make xCAT's own `systemctl restart` (makedhcp -n,
+    makedns -n, makeconservercf) wait for Pacemaker's stop during `pcs cluster stop`, while
+    Pacemaker waits for the agent running that command (seen in the lab)."""
+    unit_section = units.DROP_IN.split("[Service]")[0]
+    assert "Before=xcatha-boot-cleanup.service" in unit_section.splitlines()
+    assert "pacemaker" not in unit_section.replace("# Written by xcatha: this service is managed by Pacemaker", "")
+    packaged = (FIXTURES.parents[2] / "systemd" / "xcatha-boot-cleanup.service").read_text()
+    assert "Before=corosync.service pacemaker.service" in packaged and "RemainAfterExit=yes" in packaged
 
 
 def test_each_resources_unit_gets_the_exit_hook_naming_its_resource(monkeypatch):
