@@ -105,7 +105,7 @@ class Daemon:
             for step in steps_after:
                 step()
             if ready is not None:
-                wait_for(ready, deadline, "%s to serve" % self.unit)
+                wait_for(lambda: self.ready_or_dead(ready, deadline), deadline, "%s to serve" % self.unit)
             code, reason, _ = self.status(deadline)
             if code != ExitCode.SUCCESS:
                 raise OcfError(ExitCode.ERR_GENERIC, "after start: %s" % reason)
@@ -116,6 +116,18 @@ class Daemon:
             except Exception as error:  # the start's failure is the one to report
                 log.warning("stopping %s again failed too: %s", self.unit, error)
             raise
+
+    def ready_or_dead(self, ready, deadline):
+        """ready()'s answer while the server may still come up; a server that stopped with no
+        job under way (killed, or exited on its own) fails the start now.  Seen in the fault
+        lab: dhcpd killed during its start, and the start waited its whole 120 s in vain."""
+        problem = ready()
+        if problem is None:
+            return None
+        state = self.state(deadline)
+        if state.stopped and not state.job:
+            raise OcfError(ExitCode.ERR_GENERIC, "%s stopped during start: %s" % (self.unit, state.describe()))
+        return problem
 
     def clear_leftovers(self, deadline):
         """A unit whose main process died may keep children (xCAT's xcatd unit waits 30 s,

@@ -1,6 +1,6 @@
 """A monitor that lands in a restart xCAT's own commands do (makedns -n, makedhcp -n) waits it out."""
 from xcatha import daemons, units
-from xcatha.ocf import Deadline, ExitCode
+from xcatha.ocf import Deadline, ExitCode, OcfError
 
 
 class Scripted(daemons.Daemon):
@@ -44,3 +44,26 @@ def test_without_a_job_a_stopped_unit_is_not_running():
     daemon = Scripted([{"ActiveState": "inactive", "SubState": "dead", "MainPID": "0"}])
     assert daemon.status(Deadline(20))[0] == ExitCode.NOT_RUNNING
     assert daemon.asked == 1
+
+
+def test_a_server_that_dies_during_its_start_fails_it_at_once(monkeypatch):
+    """Not a wait of the whole start timeout for a server that is gone (fault lab: dhcpd
+    killed while its start waited for UDP 67: 119 s, and the group moved only then)."""
+    monkeypatch.setattr(daemons.time, "sleep", lambda seconds: None)
+    daemon = Scripted([{"ActiveState": "failed", "SubState": "failed", "MainPID": "0"}])
+    monkeypatch.setattr(units.UnitState, "processes", lambda self: [])
+    try:
+        daemon.ready_or_dead(lambda: "no server process", Deadline(120))
+    except OcfError as error:
+        assert error.code == ExitCode.ERR_GENERIC
+        assert str(error) == "isc-dhcp-server.service stopped during start: isc-dhcp-server.service is failed (failed)"
+    else:
+        raise AssertionError("a dead server was waited for")
+
+
+def test_a_server_restarting_during_its_start_is_waited_for(monkeypatch):
+    """makedhcp -n restarts dhcpd itself: between its stop and its start the unit is inactive with a job."""
+    monkeypatch.setattr(units.UnitState, "processes", lambda self: [])
+    daemon = Scripted([{"ActiveState": "inactive", "SubState": "dead", "MainPID": "0", "Job": "812"}])
+    assert daemon.ready_or_dead(lambda: "no server process", Deadline(120)) == "no server process"
+    assert daemon.ready_or_dead(lambda: None, Deadline(120)) is None
