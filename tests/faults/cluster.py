@@ -35,6 +35,15 @@ def online(root):
     return sorted(n.get("name") for n in root.findall("nodes/node") if n.get("online") == "true")
 
 
+def down_clean(root, name):
+    """The node is offline and not unclean in this view: lost, and known to run nothing (a
+    node that leaves before its join completed was never given anything: nothing to fence)."""
+    for node in root.findall("nodes/node") if root is not None else []:
+        if node.get("name") == name:
+            return node.get("online") == "false" and node.get("unclean") == "false"
+    return False
+
+
 def resources(root):
     """Every primitive (fence devices and the group's members), by id."""
     section = root.find("resources")
