@@ -18,10 +18,10 @@ except ImportError:
 from lab import arbiter, frozen, pair  # noqa: E402
 from lab.util import log  # noqa: E402
 
-from . import agentcost, failover, groups, machine, monitorcost, plot, report  # noqa: E402
+from . import agentcost, failover, groups, killed, machine, monitorcost, plot, report  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PARTS = ("planned", "agents", "monitoring", "crash")
+PARTS = ("planned", "agents", "monitoring", "crash", "killed")
 WORKDIR = Path("/var/lib/xcatha-lab-bench")
 # A fenced node's virtual BMC boots it again after 30 s (the lab's default is 5 s): a
 # real server spends longer than that in its firmware, and a node that rejoins within
@@ -107,6 +107,15 @@ class Run:
         for _ in range(self.args.trials):
             trials.append(failover.crash_trial(self.lab, group, self.args.settle))
 
+    def kill_services(self, group, side):
+        trials = self.results["groups"][side].setdefault("killed", [])
+        for service in killed.services():
+            try:
+                trials.append(killed.trial(self.lab, group, service, self.args.settle))
+            except Exception as error:  # noqa: BLE001 - the next service is still measured
+                log.exception("bench: killed %s (%s) failed", service, side)
+                trials.append({"service": service, "serving_again_s": None, "error": str(error)[:300]})
+
     def agents(self):
         active = failover.ready(self.lab, groups.OURS, self.args.settle)
         self.results["agent_cost"] = agentcost.measure(self.lab, self.lab.node(active), self.args.monitor_runs,
@@ -139,6 +148,8 @@ class Run:
             self.part("monitoring ours", self.monitoring, groups.OURS, "ours")
         if "crash" not in skip:
             self.part("crash ours", self.crash, groups.OURS, "ours")
+        if "killed" not in skip:
+            self.part("killed ours", self.kill_services, groups.OURS, "ours")
         if "monitoring" not in skip:
             self.part("monitoring baseline", self.baseline)
         if self.part("switch to stock", self.stock_group) is None and "switch to stock" in self.results["errors"]:
@@ -149,6 +160,8 @@ class Run:
             self.part("planned stock", self.planned, self.stock, "stock")
         if "crash" not in skip:
             self.part("crash stock", self.crash, self.stock, "stock")
+        if "killed" not in skip:
+            self.part("killed stock", self.kill_services, self.stock, "stock")
 
     def finish(self):
         self.results["finished"] = now()

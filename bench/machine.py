@@ -12,7 +12,19 @@ def describe(lab):
             "kernel": platform.release(), "os": os_release(), "python_agents": python_version(),
             "packages": {name: package_version(name) for name in PACKAGES}}
     info["cluster"] = cluster_settings(lab)
+    info["xcat"] = xcat_used(lab)
     return info
+
+
+def xcat_used(lab):
+    """'xCAT 2.19.0 (xcat-core-....tar.gz)', or the stand-in's name: the figures depend on it."""
+    from lab import realxcat, xcat
+    if not xcat.real():
+        return "the stand-in (test-only Python, not xCAT)"
+    try:
+        return "xCAT %s (%s)" % (realxcat.version(lab.cfg), realxcat.source().name)
+    except OSError:
+        return "xCAT (%s)" % realxcat.source().name
 
 
 def cpu_model():
@@ -62,6 +74,10 @@ def cluster_settings(lab):
     result = node.exec(["cibadmin", "--query", "--xpath", "//nvpair[@name='pcmk_delay_base']"], timeout=30)
     settings["fence_delays"] = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     settings["arbiter"] = arbiter_setting(node)
+    # our layout: named inside the group (layout group), else beside it, started together (parallel)
+    result = node.exec(["cibadmin", "--query", "--xpath", "//group[@id='xcatmn']/primitive[@id='named']"],
+                       timeout=30)
+    settings["layout"] = "group" if result.returncode == 0 else "parallel"
     return settings
 
 
