@@ -182,9 +182,42 @@ def announce(nic, address, count):
     if address.version != 4 or count <= 0:
         return
     try:
-        run.spawn(["arping", "-q", "-U", "-c", str(count), "-I", nic, str(address)])
+        pid = run.spawn(["arping", "-q", "-U", "-c", str(count), "-I", nic, str(address)])
     except FileNotFoundError:
         log.warning("arping not found: neighbours learn the new MAC address only when their ARP entries expire")
+        return
+    try:
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(_announcer_file(address), "w", encoding="ascii") as stream:
+            stream.write("%d\n" % pid)
+    except OSError as error:
+        log.debug("cannot record the announcing arping's pid: %s", error)
+
+
+def _announcer_file(address):
+    return os.path.join(STATE_DIR, "xcatha-vip-arping-%s" % address)
+
+
+def stop_announcing(address):
+    """Ends the background arping of a start before the address goes (as IPaddr2 kills its
+    send_arp): a gratuitous ARP sent after the stop claims the address for this host, and the
+    peer's start, probing for it, refuses a VIP nobody holds (seen in the lab: a move back
+    right after a refused start failed there, start-failure-is-fatal kept the group away)."""
+    path = _announcer_file(address)
+    try:
+        with open(path, encoding="ascii") as stream:
+            pid = int(stream.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as stream:
+            argv = stream.read().split(b"\0")
+        if argv and os.path.basename(argv[0]) == b"arping" and str(address).encode() in argv:
+            os.kill(pid, 15)
+            log.debug("stopped the announcing arping (pid %d)", pid)
+    except (OSError, ValueError):
+        pass   # none recorded, or it has ended: nothing is announcing
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def wait_dad(nic, address, deadline):
@@ -295,6 +328,7 @@ def start(address, nic, prefixlen, hostname, arp_count, dad_wait_ms, instance, d
 
 
 def stop(address, nic, hostname, instance, deadline):
+    stop_announcing(address)
     for binding in find(address, read_links(nic, deadline)):
         delete(binding.nic, address, binding.prefixlen)
         log.info("%s/%d removed from %s", address, binding.prefixlen, binding.nic)

@@ -75,9 +75,11 @@ def with_vip(links, address, prefixlen=24, nic="eth0"):
     return links
 
 
-def test_start_adds_the_address_with_iproute2_and_announces_it(runner):
+def test_start_adds_the_address_with_iproute2_and_announces_it(runner, tmp_path, monkeypatch):
     """`ip addr add` as IPaddr2 does: no netlink library imported on the failover's first step."""
     import json
+
+    monkeypatch.setattr(vip, "STATE_DIR", str(tmp_path))
 
     from xcatha.ocf import Deadline
 
@@ -88,10 +90,14 @@ def test_start_adds_the_address_with_iproute2_and_announces_it(runner):
                   Call(["ip", "-j", "addr", "show"], stdout=json.dumps(with_vip(links, "192.168.73.10"))),
                   Call(["arping", "-q", "-U", "-c", "3", "-I", "eth0", "192.168.73.10"]))
     vip.start(ip("192.168.73.10"), "eth0", 24, None, 3, 0, "vip", Deadline(20))
+    # the background arping is recorded, for the stop to end it
+    assert (tmp_path / "xcatha-vip-arping-192.168.73.10").read_text() == "4242\n"
 
 
-def test_stop_removes_exactly_the_address_and_says_why_when_it_cannot(runner):
+def test_stop_removes_exactly_the_address_and_says_why_when_it_cannot(runner, tmp_path, monkeypatch):
     import json
+
+    monkeypatch.setattr(vip, "STATE_DIR", str(tmp_path))
 
     from xcatha.ocf import Deadline
 
@@ -104,3 +110,32 @@ def test_stop_removes_exactly_the_address_and_says_why_when_it_cannot(runner):
         vip.stop(ip("192.168.73.10"), "eth0", None, "vip", Deadline(20))
     assert error.value.reason == ("ip addr del 192.168.73.10/24 dev eth0: RTNETLINK answers: Operation not "
                                   "permitted")
+
+
+def test_stop_ends_the_announcing_arping_before_the_address_goes(tmp_path, monkeypatch):
+    """A gratuitous ARP sent after the stop claims the VIP for this host; the peer's start,
+    probing for it, refused a VIP nobody held (lab: a move back right after a refused start).
+    The arping a start left in the background is killed, and only that process."""
+    import subprocess
+    import time
+
+    monkeypatch.setattr(vip, "STATE_DIR", str(tmp_path))
+    address = ip("192.168.73.10")
+    # a process whose command line is the announcer's, and one whose is not (a reused pid)
+    announcer = subprocess.Popen(["bash", "-c", "exec -a arping tail -q -f /dev/null 192.168.73.10"],
+                                 stderr=subprocess.DEVNULL)
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        time.sleep(0.3)
+        (tmp_path / ("xcatha-vip-arping-%s" % address)).write_text("%d\n" % bystander.pid)
+        vip.stop_announcing(address)
+        assert bystander.poll() is None and not (tmp_path / ("xcatha-vip-arping-%s" % address)).exists()
+        (tmp_path / ("xcatha-vip-arping-%s" % address)).write_text("%d\n" % announcer.pid)
+        vip.stop_announcing(address)
+        assert announcer.wait(timeout=5) == -15
+        vip.stop_announcing(address)   # nothing recorded: nothing to do
+    finally:
+        for process in (announcer, bystander):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
