@@ -356,7 +356,7 @@ def own_code_why(analysis):
 
 # What our agents' depth-10 monitors do on top of depth 0 (their stock counterparts have no depth 10).
 DEPTH_10 = {"named": "an A query for the VIP's name with `dig` at the VIP",
-            "xcatd": "`lsxcatd -a` (another program; xCAT's own is Perl, the stand-in's Python) asking xcatd",
+            "xcatd": "`lsxcatd -a` (another program, xCAT's own Perl) asking xcatd",
             "db": "an SQL query with cfgloc's credentials",
             "dhcpd": "`dhcpd -t` on the configuration",
             "shared-data": "a write/read probe in the shared directory"}
@@ -499,7 +499,8 @@ def killed_table(analysis):
             cells.append(cell)
         lines.append("| %s | %s |" % (service, " | ".join(cells)))
     return lines + ["", "Ours: the units' exit hook reports the death to Pacemaker at once (crm_resource --fail); "
-                    "stock: the next monitor notices it.", ""]
+                    "stock: the next monitor notices it.  http: Apache's workers outlive their killed parent and "
+                    "keep serving, so its row shows no outage rather than a restart.", ""]
 
 
 def planned_table(analysis):
