@@ -226,8 +226,11 @@ def probe_dhcp(lab):
 
 def probe_tftp(lab):
     """The boot file the DHCP offer names, fetched over TFTP through the VIP."""
-    result = lab.client_exec(["tftp", "-m", "binary", lab.cfg.vip, "-c", "get", xcat.BOOT_FILE, "/dev/stdout"],
-                             timeout=10)
+    # tftp-hpa retransmits its request after 5 s by default, and `-c` cannot change that: a request
+    # sent just before in.tftpd serves would be answered seconds late (the bench's TFTP times were
+    # the client's).  Its commands on stdin set 1 s retransmits.
+    commands = "binary\nrexmt 1\ntimeout 4\nget %s /dev/stdout\nquit\n" % xcat.BOOT_FILE
+    result = lab.client_exec(["tftp", lab.cfg.vip], input=commands, timeout=10)
     return result.returncode == 0 and "xcatha lab" in result.stdout
 
 
