@@ -143,18 +143,26 @@ class Daemon:
         if state.active_state not in ("inactive", ""):
             units.stop(self.unit, deadline, fraction=0.3)  # ends "failed"/"deactivating"
 
+    def stop_grace(self, state):
+        """Seconds the service gets to exit on its own before what is left is SIGKILLed; None:
+        the unit's own stop within most of the deadline, then 5 s more after a SIGTERM."""
+        return None
+
     def stop(self, deadline, rollback=False):
         state = self.state(deadline)
+        grace = self.stop_grace(state)
         group = state.control_group
         if state.active or state.main_alive:
-            units.stop(self.unit, deadline, fraction=0.6)
+            units.stop(self.unit, deadline, fraction=0.6, limit=grace)
         else:
             units.stop(self.unit, deadline, fraction=0.3)  # also clears a "failed" state
         left = processes.unit_processes(group) if group else []
         if left:
             log.warning("%s: %d process(es) left after stop: %s", self.unit, len(left),
                         " ".join(str(pid) for pid in left))
-            left = processes.terminate(left, deadline, grace=min(deadline.share(0.3), 5.0))
+            left = processes.terminate(left, deadline, grace=0.0 if grace is not None
+                                       else min(deadline.share(0.3), 5.0))
+            units.reset_failed(self.unit, deadline)  # a unit whose processes we killed ends "failed"
         state = self.state(deadline)
         try:
             os.unlink(self._main_pid_file())

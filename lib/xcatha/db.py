@@ -427,6 +427,23 @@ def engine_for(name, unit=None, datadir=None, instance="db"):
     return SQLite(unit, datadir, instance=instance)
 
 
+DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+def server_address(cfgloc_path):
+    """(host, port) of the database server cfgloc names; None for SQLite or without cfgloc."""
+    try:
+        cfgloc = read_cfgloc(cfgloc_path)
+    except OcfError:
+        return None
+    if cfgloc is None or cfgloc.engine not in DEFAULT_PORTS:
+        return None
+    try:
+        return cfgloc.host, int(cfgloc.port or DEFAULT_PORTS[cfgloc.engine])
+    except ValueError:
+        return None
+
+
 def reachable(cfgloc_path, deadline, timeout=5.0):
     """None when xCAT's database answers a login with cfgloc's credentials at cfgloc's host,
     else why not.  xcatd started without it does not fail: it retries every 8 s and its

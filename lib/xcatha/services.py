@@ -6,10 +6,12 @@ blindly: xcatd's ports accept connections (and its TFTP server runs), named
 answers for the VIP's name with the VIP, the DHCP server is bound to UDP 67,
 the console server listens, the HTTP server serves xCAT's /install.
 """
+import os
+
 from xcatha import processes, run, units, xcat
 from xcatha.daemons import Daemon, tcp_accepts
 from xcatha.log import log
-from xcatha.ocf import ExitCode, OcfError
+from xcatha.ocf import STATE_DIR, ExitCode, OcfError
 
 
 class Xcatd(Daemon):
@@ -34,12 +36,52 @@ class Xcatd(Daemon):
     def ready(self):
         return tcp_accepts(self.port) or tcp_accepts(self.install_port)
 
+    # Once its listeners are closed, xcatd's shutdown connects to its database (monitoring's
+    # notification table, the site table), three tries each: with the database or the VIP gone
+    # that alone took 15 s, or the unit's 30 s until systemd's SIGKILL (fault lab: kill-postgres,
+    # vip-removed).  It can write nothing then: a short grace, then SIGKILL.
+    DEAD_DATABASE_GRACE = 2.0
+
+    def _database_file(self):
+        return os.path.join(STATE_DIR, "xcatha-xcatd-database-%s" % self.unit)
+
     def start(self, deadline):
         from xcatha import db
         problem = db.reachable(self.cfgloc, deadline)
         if problem:
             raise OcfError(ExitCode.ERR_GENERIC, "xcatd needs its database, which does not answer: %s" % problem)
+        self._remember_database(db.server_address(self.cfgloc))
         super().start(deadline, ready=self.ready_with_tftp)
+
+    def _remember_database(self, address):
+        """host and port of the database server (no credentials), for the stop: cfgloc lives on
+        the shared storage, which the stop must not wait for."""
+        try:
+            if address is None:
+                os.unlink(self._database_file())
+            else:
+                os.makedirs(STATE_DIR, exist_ok=True)
+                with open(self._database_file(), "w", encoding="utf-8") as stream:
+                    stream.write("%s %d\n" % address)
+        except OSError as error:  # only the stop's hint
+            log.debug("cannot remember xcatd's database: %s", error)
+
+    def stop_grace(self, state):
+        """DEAD_DATABASE_GRACE when xcatd runs and its database server does not accept a
+        connection, else None (the unit's own stop)."""
+        if not (state.active or state.main_alive):
+            return None
+        try:
+            with open(self._database_file(), encoding="utf-8") as stream:
+                host, port = stream.read().split()
+        except (OSError, ValueError):
+            return None  # SQLite, or started by an older xcatha
+        problem = tcp_accepts(int(port), host)
+        if problem is None:
+            return None
+        log.warning("xcatd's database does not answer (%s): its shutdown gets %.0f s, then SIGKILL",
+                    problem, self.DEAD_DATABASE_GRACE)
+        return self.DEAD_DATABASE_GRACE
 
     def ready_with_tftp(self):
         return self.ready() or (self.tftp_serving(self.state()) if self.tftp else None)

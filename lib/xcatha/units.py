@@ -449,21 +449,27 @@ def start(unit, deadline):
                        % (unit, result.last_error_line()))
 
 
-def stop(unit, deadline, fraction=0.6):
-    """Stop the unit, leaving part of the deadline for the caller to escalate.
+def stop(unit, deadline, fraction=0.6, limit=None):
+    """Stop the unit, leaving part of the deadline for the caller to escalate; limit caps the
+    wait (the unit's stop job goes on after it; the caller kills what is left).
 
     The unit is ordered to stop after Pacemaker at a shutdown (the drop-in); during a
     reboot of the active node a plain stop job would wait for Pacemaker's own stop to
     finish, which waits for this agent: the stop is done now, whatever the order of the
     units' stop jobs."""
     try:
+        timeout = max(deadline.share(fraction), 1.0)
         result = run.run([SYSTEMCTL, "stop", "--job-mode=ignore-dependencies", unit], deadline=deadline,
-                         timeout=max(deadline.share(fraction), 1.0))
+                         timeout=timeout if limit is None else min(timeout, limit))
     except run.CommandTimeout:
         log.warning("systemctl stop %s did not finish in time; escalating", unit)
         return False
     if not result.ok:
         log.warning("systemctl stop %s: %s", unit, result.last_error_line())
-    # A unit left "failed" by a killed process would show up in every status.
-    run.run([SYSTEMCTL, "reset-failed", unit], timeout=10, deadline=deadline, quiet=True)
+    reset_failed(unit, deadline)
     return result.ok
+
+
+def reset_failed(unit, deadline):
+    """A unit left "failed" by a killed process would show up in every status."""
+    run.run([SYSTEMCTL, "reset-failed", unit], timeout=10, deadline=deadline, quiet=True)
