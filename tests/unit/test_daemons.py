@@ -153,3 +153,10 @@ def test_stop_with_a_grace_kills_what_is_left_when_the_grace_is_over(xcatd, runn
     xcatd.stop(Deadline(60))
     assert budgets == [2.0]
     assert killed == [([pid], 0.0)]
+
+
+def test_conserver_gets_a_short_grace_and_goconserver_its_units_stop():
+    """xCAT's console scripts sleep in their TERM handler: the lab's conserver stop took 4.1 s."""
+    active = units.UnitState("conserver.service", {"ActiveState": "active"})
+    assert services.Console("conserver", unit="conserver.service").stop_grace(active) == 1.0
+    assert services.Console("goconserver", unit="goconserver.service").stop_grace(active) is None
