@@ -282,6 +282,9 @@ def install_units(config, out):
         out("  dhcpd: a native unit runs ISC dhcpd (%s), without the init script's 2 s sleep"
             % services.DHCPD_DEBIAN_UNIT)
     for service, unit, boot in activation.service_units(config):
+        if service == "postgresql" and db.adapt_postgresql(unit):
+            changed = True  # takes effect at the server's next start
+            out("  %s: the postmaster runs without pg_ctlcluster's 2 s of sleeps (%s)" % (unit, db.PG_DEBIAN_DROP_IN))
         disabled = units.disable_at_boot(boot)
         out("  %s: %s" % (" ".join(boot), "disabled at boot" if disabled else "already disabled at boot"))
         changed = units.write_drop_in(unit, service, persistent=True) or changed
