@@ -188,7 +188,7 @@ lab-shell:
 
 bench: deps venv
 	$(VENV)/bin/python -m pip install -q matplotlib
-	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter)
+	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter) $(if $(TOKEN),--token $(TOKEN) --out bench/results/token-$(TOKEN))
 
 faults: deps venv
 	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter) $(if $(ENGINE),--engine $(ENGINE))

@@ -47,6 +47,9 @@ def parse_args(argv):
     parser.add_argument("--keep", action="store_true", help="leave the lab up (with our group) afterwards")
     parser.add_argument("--arbiter", action="store_true", help="run the pair with the arbiter (corosync-qnetd "
                         "in the client namespace, [quorum] arbiter) instead of the fence delay")
+    parser.add_argument("--token", type=int, default=None, metavar="MS",
+                        help="corosync's token timeout for this run (pcs cluster config update; default: "
+                        "corosync's 3000 ms)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (bench/results)")
     args = parser.parse_args(argv)
     args.skip = {part for part in args.skip.split(",") if part}
@@ -66,7 +69,7 @@ class Run:
         self.results = {"started": now(), "settings": {
             "trials": args.trials, "window_s": args.window, "monitor_runs": args.monitor_runs,
             "action_runs": args.action_runs, "settle_s": args.settle, "skipped": sorted(args.skip),
-            "arbiter": args.arbiter},
+            "arbiter": args.arbiter, "token_ms": args.token},
             "load": [], "errors": {}, "groups": {
                 "ours": {"group": dataclasses.asdict(groups.OURS)},
                 "stock": {"group": dataclasses.asdict(self.stock)}}}
@@ -93,6 +96,7 @@ class Run:
             frozen.build(self.lab)
         if self.args.arbiter and not arbiter.running(self.lab):
             arbiter.enable(self.lab)
+        machine.set_token(self.lab, self.args.token)  # also back to the default on a reused lab
         groups.switch(self.lab, groups.OURS, (groups.OURS, self.stock))
         self.results["machine"] = machine.describe(self.lab)
 

@@ -63,6 +63,20 @@ def package_version(name):
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def set_token(lab, token_ms=None):
+    """corosync's token timeout on the running pair (None: corosync's default); pcs writes
+    corosync.conf on both nodes and corosync reloads it (consensus follows: 1.2 × token)."""
+    node = lab.node(lab.cfg.node_names[0])
+    value = "" if token_ms is None else str(int(token_ms))
+    result = node.exec(["pcs", "cluster", "config", "update", "totem", "token=" + value], timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError("pcs cluster config update totem token=%s: %s" % (value, result.stderr.strip()))
+    result = node.exec(["corosync-cmapctl", "-g", "runtime.config.totem.token"], timeout=30)
+    running = result.stdout.rsplit("=", 1)[-1].strip()
+    if token_ms is not None and running != value:
+        raise RuntimeError("corosync runs with token %s ms after the update to %s" % (running, value))
+
+
 def cluster_settings(lab):
     """Corosync's timing as it runs (pcs leaves the defaults) and the fence devices' delays."""
     node = lab.node(lab.cfg.node_names[0])

@@ -225,7 +225,9 @@ def targets(analysis, results):
     stock_crash = analysis["crash"].get("stock")
     value = crash["all_answering"]["median"] if crash and crash["all_answering"] else None
     stock_value = stock_crash["all_answering"]["median"] if stock_crash and stock_crash["all_answering"] else None
-    found.append(target("crash → all services answering (median; default token, with an arbiter)",
+    token = results.get("settings", {}).get("token_ms")
+    found.append(target("crash → all services answering (median; %s, with an arbiter)"
+                        % ("corosync token %d ms" % token if token else "default token"),
                         "≤ %.0f s" % TARGETS["crash_s"], value,
                         value is not None and value <= TARGETS["crash_s"], crash_why(analysis, results), "s"))
     found.append(target("crash → all services answering, ours/stock (median)", "≤ 1.0×", ratio(value, stock_value),
