@@ -1,9 +1,6 @@
 """The pair under Pacemaker: planned moves, a crash with fencing, a killed service, probes, rejoin."""
-import os
 import time
 import xml.etree.ElementTree as ET
-
-import pytest
 
 from lab import pair
 from lab.pair import MEMBERS
@@ -190,8 +187,6 @@ def running_state(lab):
     return state
 
 
-@pytest.mark.skipif(os.environ.get("XCATHA_TEST_LAYOUT") != "1",
-                    reason="two applies (~2 min in the lab); XCATHA_TEST_LAYOUT=1 runs it")
 def test_apply_switches_the_layout_of_a_running_pair_without_restarts(healthy):
     active = pair.active_node(healthy)
     node = healthy.node(active)
