@@ -274,7 +274,8 @@ class VipRemoved(Fault):
 class LinkReplaced(Fault):
     kind = "link-replaced"
     how = ("on the active node one of xCAT's links (/install, /etc/xcat, /root/.xcat, /tftpboot) is removed "
-           "and an empty directory made in its place; shared-data must notice; healed by removing that "
+           "and an empty directory made in its place; a member must notice (shared-data, or first the one "
+           "reading through the link: db's monitor finds /etc/xcat/cfgloc missing); healed by removing that "
            "empty directory wherever it was left (in place or moved aside)")
 
     @staticmethod
@@ -290,7 +291,9 @@ class LinkReplaced(Fault):
         self.exec(["sh", "-c", 'test -L "$1" && rm "$1" && mkdir "$1"', "sh", path])
 
     def reacted(self, root):
-        return cluster.fail_count(root, "shared-data") > 0
+        # whichever monitor runs first: shared-data's (a link replaced) or, for /etc/xcat, db's
+        # (cfgloc missing) — seen in make faults on MariaDB, seed 1130: db failed, the group moved
+        return any(cluster.fail_count(root, member) > 0 for member in pair.MEMBERS)
 
     def heal(self):
         """Remove the directory made by inject, where the agents left it: still in
@@ -910,6 +913,9 @@ class SharedFull(StorageHang):
            "after the window")
     window = NOTICE_BOUND + 20
     FULL_WORDS = ("No space left", "is full", "ENOSPC")
+    # each engine's refusal: PostgreSQL "could not extend file ...: No space left on device",
+    # MariaDB "The table 'fault_rows' is full" (or its error 28), SQLite "database or disk is full"
+    REFUSED_WORDS = FULL_WORDS + ("error 28", "disk is full")
     cut, restore = staticmethod(storage.fill), staticmethod(storage.unfill)
 
     def clean_up_if_stopped(self, settle=0):
@@ -933,7 +939,11 @@ class SharedFull(StorageHang):
                          % (100000 + int(self.injected_at) % 100000, self.BIG_VALUE[pair.engine_of(self.lab)]))
         said = (wrote.stderr or wrote.stdout).strip()[-200:]
         self.notes.append("a 2 MB write while full: %s" % ("accepted" if wrote.returncode == 0 else "refused: " + said))
-        return [] if wrote.returncode != 0 else ["the database accepted a 2 MB write on a full filesystem"]
+        if wrote.returncode == 0:
+            return ["the database accepted a 2 MB write on a full filesystem"]
+        if not any(word in said for word in self.REFUSED_WORDS):
+            return ["the 2 MB write was refused, but not for the full filesystem: %s" % said]
+        return []
 
     def noticed(self):
         """A monitor's result with the reason, in either node's pacemaker.log (a degraded result
