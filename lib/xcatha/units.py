@@ -97,7 +97,10 @@ DROP_IN_NAME = "50-xcatha.conf"
 # from boot to shutdown and ordered Before=pacemaker.service, carries the order:
 # a shutdown stops Pacemaker, then it, then the service; `pcs cluster stop` leaves
 # it alone, so nothing waits.
-# ExecStopPost tells Pacemaker at once when the service dies unasked (xcatha.exited).
+# ExecStopPost tells Pacemaker at once when the service dies unasked (xcatha.exited), with
+# full privileges ("+"): it inherits the unit's User= otherwise (MariaDB's mysql, PostgreSQL's
+# postgres), as whom crm_resource cannot reach Pacemaker — the death went unreported (bench:
+# a killed postmaster noticed by the 60 s monitor, 11 s later) and was left to the monitor.
 DROP_IN = """# Written by xcatha: this service is managed by Pacemaker (or xcatha activate).
 [Unit]
 Before=xcatha-boot-cleanup.service
@@ -106,7 +109,7 @@ Before=xcatha-boot-cleanup.service
 Restart=no
 """
 EXIT_HOOK = """# A stop nobody asked for (no stop/restart job) is reported to Pacemaker at once.
-ExecStopPost=-{python} -I -m xcatha.exited {resource} %n
+ExecStopPost=-+{python} -I -m xcatha.exited {resource} %n
 """
 # service (as units name it) -> the Pacemaker resource whose agent runs it; the Kea
 # companions are no resource's main service (the dhcpd monitor does not watch them)

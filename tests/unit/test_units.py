@@ -201,7 +201,8 @@ def test_each_resources_unit_gets_the_exit_hook_naming_its_resource(monkeypatch)
     monkeypatch.setattr(run, "python", lambda: "/usr/bin/python3")   # the agents' interpreter
     text = units.drop_in_text("postgresql")
     assert text.startswith(units.DROP_IN)
-    assert "ExecStopPost=-/usr/bin/python3 -I -m xcatha.exited db %n\n" in text
+    # "+": as root, whatever the unit's User= (MariaDB's mysql, PostgreSQL's postgres)
+    assert "ExecStopPost=-+/usr/bin/python3 -I -m xcatha.exited db %n\n" in text
     assert "xcatha.exited dhcpd %n" in units.drop_in_text("kea-dhcp4")
     # a Kea companion is no resource's main service: no hook, the plain drop-in
     assert units.drop_in_text("kea-dhcp-ddns") == units.DROP_IN
