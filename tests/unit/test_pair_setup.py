@@ -186,3 +186,106 @@ def test_restoring_links_keeps_the_peers_shared_copy(runner, host1, tmp_path, mo
     assert os.readlink(str(local)) == target
     with open(os.path.join(target, "client-cred.pem")) as stream:
         assert stream.read() == "the peer's\n"
+
+
+# ---------------------------------------------------------------- the units of a pair member
+# Debian 12 after xCAT's installer (../shared/lab-notes/xcat-real/evidence/per-command-services.txt):
+# postgresql enabled, named enabled, xcatd disabled, conserver-server indirect; the cluster
+# unit of PostgreSQL is its generator's (enabled-runtime, from the lab); apache2 enabled.
+LAB_UNITS = [("postgresql", PG_UNIT, [PG_UNIT, "postgresql.service"]),
+             ("xcatd", "xcatd.service", ["xcatd.service"]),
+             ("named", "named.service", ["named.service"]),
+             ("dhcpd", "isc-dhcp-server.service", ["isc-dhcp-server.service"]),
+             ("conserver", "conserver-server.service", ["conserver-server.service"]),
+             ("http", "apache2.service", ["apache2.service"])]
+FRESH = {PG_UNIT: "enabled-runtime", "postgresql.service": "enabled", "xcatd.service": "disabled",
+         "named.service": "enabled", "isc-dhcp-server.service": "disabled", "conserver-server.service": "indirect",
+         "apache2.service": "enabled"}
+
+
+def is_enabled(unit, state):
+    return Call(["systemctl", "is-enabled", unit], stdout=state + "\n", rc=0 if state.startswith("enabled") else 1)
+
+
+@pytest.fixture
+def debian_host(tmp_path, monkeypatch):
+    """The files install_units writes, recorded instead of written (path -> text); the Debian
+    scripts whose presence it checks, present."""
+    from xcatha import db, services, units
+    written = {}
+
+    def write_file(path, text):
+        changed = written.get(path) != text
+        written[path] = text
+        return changed
+    monkeypatch.setattr(units, "write_file", write_file)
+    script = tmp_path / "present"
+    script.write_text("#!/bin/sh\n")
+    for module, name in ((services, "DHCPD_INIT_SCRIPT"), (db, "PG_CTLCLUSTER"), (db, "PG_DEBIAN_SERVER")):
+        monkeypatch.setattr(module, name, str(script))
+    monkeypatch.setattr(services, "DHCPD_SHIPPED_UNITS", ())
+    monkeypatch.setattr(pair_setup, "SYNC_DROP_IN", str(tmp_path / "sync.conf"))
+    monkeypatch.setattr(activation, "service_units", lambda config: LAB_UNITS)
+    return written
+
+
+def test_units_on_a_host_fresh_from_xcats_installer(runner, host1, debian_host):
+    """`xcatha setup units` / `finish`: what starts at boot is disabled (no reload in between), every
+    service gets the drop-in (no restart by systemd, deaths reported), PostgreSQL and dhcpd run
+    without Debian's sleeps, one daemon-reload, then the boot cleanup, backup timer and sync watch."""
+    enabled = [unit for unit in FRESH if FRESH[unit] in ("enabled", "linked", "alias")]
+    calls = []
+    for _service, _unit, boot in LAB_UNITS:
+        calls += [is_enabled(unit, FRESH[unit]) for unit in boot]
+        calls += [Call(["systemctl", "disable", "--no-reload", *[u for u in boot if u in enabled]])] \
+            if any(u in enabled for u in boot) else []
+    runner.expect(*calls, Call(["systemctl", "daemon-reload"]),
+                  Call(["systemctl", "enable", pair_setup.BOOT_CLEANUP_UNIT]),
+                  Call(["systemctl", "daemon-reload"]),   # the backup timer's drop-in
+                  Call(["systemctl", "enable", "--now", "xcatha-backup.timer"]),
+                  Call(["systemctl", "enable", "--now", pair_setup.SYNC_PATH_UNIT]))
+    lines = []
+    pair_setup.install_units(host1, lines.append)
+    drop_ins = {path: text for path, text in debian_host.items() if path.endswith("/50-xcatha.conf")}
+    assert sorted(drop_ins) == sorted("/etc/systemd/system/%s.d/50-xcatha.conf" % unit
+                                      for unit in [u for _s, u, _b in LAB_UNITS] + ["xcatha-backup.timer"])
+    for service, unit, _boot in LAB_UNITS:
+        text = drop_ins["/etc/systemd/system/%s.d/50-xcatha.conf" % unit]
+        assert "Restart=no" in text
+        resource = {"postgresql": "db"}.get(service, service)
+        assert "ExecStopPost=-+" in text and "-m xcatha.exited %s %%n" % resource in text
+    assert "ExecStart=/usr/lib/postgresql/15/bin/postgres -D /etc/postgresql/15/main" in \
+        debian_host["/etc/systemd/system/%s.d/40-xcatha-postmaster.conf" % PG_UNIT]
+    assert "/etc/systemd/system/isc-dhcp-server.service" in debian_host
+    assert "OnCalendar=" in debian_host["/etc/systemd/system/xcatha-backup.timer.d/50-xcatha.conf"]
+    said = "\n".join(lines)
+    assert "postgresql@15-main.service postgresql.service: disabled at boot" in said
+    assert "xcatd.service: already disabled at boot" in said
+    assert "conserver-server.service: already disabled at boot" in said   # indirect: nothing links it to boot
+
+
+def test_units_a_second_time_change_nothing(runner, host1, debian_host):
+    """Run again (the lab's states after the first run): nothing disabled, written or reloaded."""
+    runner.expect(*[is_enabled(unit, "disabled") for _s, _u, boot in LAB_UNITS for unit in boot],
+                  Call(["systemctl", "daemon-reload"]), Call(["systemctl", "enable", pair_setup.BOOT_CLEANUP_UNIT]),
+                  Call(["systemctl", "daemon-reload"]), Call(["systemctl", "enable", "--now", "xcatha-backup.timer"]),
+                  Call(["systemctl", "enable", "--now", pair_setup.SYNC_PATH_UNIT]))
+    pair_setup.install_units(host1, lambda text: None)
+    first = dict(debian_host)
+    runner.expect(*[is_enabled(unit, "disabled") for _s, _u, boot in LAB_UNITS for unit in boot],
+                  Call(["systemctl", "enable", pair_setup.BOOT_CLEANUP_UNIT]),
+                  Call(["systemctl", "enable", "--now", "xcatha-backup.timer"]),
+                  Call(["systemctl", "enable", "--now", pair_setup.SYNC_PATH_UNIT]))
+    pair_setup.install_units(host1, lambda text: None)
+    assert debian_host == first
+
+
+def test_units_a_refused_enable_is_one_clear_error(runner, host1, debian_host):
+    runner.expect(*[is_enabled(unit, "disabled") for _s, _u, boot in LAB_UNITS for unit in boot],
+                  Call(["systemctl", "daemon-reload"]),
+                  Call(["systemctl", "enable", pair_setup.BOOT_CLEANUP_UNIT], rc=1,
+                       stderr="Failed to enable unit: Unit file xcatha-boot-cleanup.service does not exist.\n"))
+    with pytest.raises(pair_setup.SetupError) as error:
+        pair_setup.install_units(host1, lambda text: None)
+    assert str(error.value) == ("systemctl enable xcatha-boot-cleanup.service failed: Failed to enable unit: Unit "
+                                "file xcatha-boot-cleanup.service does not exist.")
