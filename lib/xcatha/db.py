@@ -530,6 +530,64 @@ def start(engine, cfgloc_path, deadline):
     if problem:
         # rc 5: the software this data needs is not installed here; Pacemaker tries the other host
         raise OcfError(ExitCode.ERR_INSTALLED, "%s: %s" % problem)
+    try:
+        engine.start(cfgloc, deadline)
+    except OcfError as error:
+        if error.code != ExitCode.ERR_GENERIC or engine.daemon is None or not engine.datadir:
+            raise
+        start_when_space(engine, cfgloc, deadline, error)
+
+
+# ---------------------------------------------------------------- a full shared filesystem
+# MariaDB 10.11 aborts when a write finds the disk full ("[FATAL] InnoDB: Error (Out of disk
+# space) in rollback"), and every restart aborts too until space is freed: its crash recovery
+# must roll that write back, and it allocates its 12 MB ibtmp1 in the data directory.  Moving
+# the group cannot help (the other host has the same storage), so a start that failed on a
+# full filesystem waits there for space within its timeout and tries once more: an admin who
+# frees space sees the MN come back at once.  PostgreSQL keeps serving (it refuses the write).
+MIN_FREE = 64 * 2 ** 20   # below this, a failed start is put down to the full filesystem
+SPACE_POLL = 1.0
+RETRY_RESERVE = 20.0      # seconds of the start's timeout kept for the second attempt
+FREE_CODE = (  # in a child: statvfs on storage that hangs must not hang the agent
+    "import os,sys\n"
+    "try:\n"
+    "    s=os.statvfs(sys.argv[1]); print(s.f_bavail*s.f_frsize)\n"
+    "except OSError as e:\n"
+    "    sys.stderr.write(e.strerror + '\\n'); sys.exit(1)\n")
+
+
+def free_space(path, deadline):
+    """Bytes an unprivileged server may still write under path, or None when unknown."""
+    try:
+        result = run.run([run.python(), "-I", "-c", FREE_CODE, path], timeout=max(min(deadline.share(0.2), 5.0), 0.5),
+                         deadline=deadline, quiet=True)
+    except run.CommandTimeout:
+        return None
+    try:
+        return int(result.stdout) if result.ok else None
+    except ValueError:
+        return None
+
+
+def start_when_space(engine, cfgloc, deadline, failure):
+    """After a failed start: when the data directory's filesystem is full, wait for space (while
+    more than RETRY_RESERVE of the timeout is left) and start again; otherwise the failure stands,
+    naming the full filesystem when it is the cause."""
+    free = free_space(engine.datadir, deadline)
+    if free is None or free >= MIN_FREE:
+        raise failure
+    log.warning("%s did not start (%s); the filesystem of %s is full (%d MB free): waiting for space until "
+                "%.0f s before the start's timeout", engine.name, failure.reason, engine.datadir, free // 2 ** 20,
+                RETRY_RESERVE)
+    while free < MIN_FREE and deadline.remaining() > RETRY_RESERVE + SPACE_POLL:
+        time.sleep(SPACE_POLL)
+        free = free_space(engine.datadir, deadline)
+        if free is None:
+            raise failure
+    if free < MIN_FREE:
+        raise OcfError(ExitCode.ERR_GENERIC, "%s: the filesystem of %s is full (%d MB free): free space there "
+                       "(the other host has the same storage)" % (failure.reason, engine.datadir, free // 2 ** 20))
+    log.info("%s: %d MB free in %s now; starting again", engine.name, free // 2 ** 20, engine.datadir)
     engine.start(cfgloc, deadline)
 
 

@@ -130,3 +130,115 @@ def test_the_postmaster_is_found_from_proc_alone(monkeypatch):
     assert engine.postmaster_running()
     monkeypatch.setattr(engine, "executables", ("postgres", "postmaster"))
     assert not engine.postmaster_running()
+
+
+# ---------------------------------------------------------------- a start on a full filesystem
+CFGLOC_TEXT = "mysql:dbname=xcatdb;host=192.0.2.10|xcatadmin|secret\n"
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+class _Server:
+    """An engine whose unit start fails `fails` times (as MariaDB's does on a full disk)."""
+    name = "mysql"
+    daemon = object()
+
+    def __init__(self, datadir, fails=1):
+        self.datadir, self.fails, self.starts = str(datadir), fails, 0
+
+    def start(self, cfgloc, deadline):
+        self.starts += 1
+        if self.starts <= self.fails:
+            raise OcfError(ExitCode.ERR_GENERIC, "systemctl start mariadb.service failed: see the journal")
+
+
+def _free(datadir, megabytes=None, raises=None):
+    return Call([run.python(), "-I", "-c", db.FREE_CODE, datadir],
+                stdout="" if megabytes is None else "%d\n" % (megabytes * 2 ** 20), raises=raises)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(db.time, "sleep", clock.sleep)
+    return clock
+
+
+def test_a_start_that_failed_on_a_full_filesystem_waits_for_space_and_starts_again(runner, clock, tmp_path):
+    from xcatha import ocf
+    server = _Server(tmp_path)
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout=CFGLOC_TEXT),
+                  _free(server.datadir, 0), _free(server.datadir, 0), _free(server.datadir, 3),
+                  _free(server.datadir, 64))
+    db.start(server, "/etc/xcat/cfgloc", ocf.Deadline(120, clock=clock))
+    assert server.starts == 2 and clock.now == 1003.0
+
+
+def test_a_failed_start_with_space_left_is_not_waited_on(runner, clock, tmp_path):
+    from xcatha import ocf
+    server = _Server(tmp_path)
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout=CFGLOC_TEXT), _free(server.datadir, 65))
+    with pytest.raises(OcfError) as error:
+        db.start(server, "/etc/xcat/cfgloc", ocf.Deadline(120, clock=clock))
+    assert error.value.reason == "systemctl start mariadb.service failed: see the journal"
+    assert server.starts == 1 and clock.now == 1000.0
+
+
+def test_space_that_never_comes_fails_the_start_in_time_naming_the_full_filesystem(runner, clock, tmp_path):
+    from xcatha import ocf
+    server = _Server(tmp_path)
+    polls = int(120 - db.RETRY_RESERVE - db.SPACE_POLL) + 1
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout=CFGLOC_TEXT),
+                  *[_free(server.datadir, 1) for _ in range(polls)])  # the first, then one a second
+    with pytest.raises(OcfError) as error:
+        db.start(server, "/etc/xcat/cfgloc", ocf.Deadline(120, clock=clock))
+    assert error.value.code == ExitCode.ERR_GENERIC
+    assert error.value.reason == ("systemctl start mariadb.service failed: see the journal: the filesystem of %s "
+                                  "is full (1 MB free): free space there (the other host has the same storage)"
+                                  % server.datadir)
+    assert server.starts == 1 and 120 - (clock.now - 1000.0) >= db.RETRY_RESERVE
+
+
+def test_storage_that_stops_answering_while_waiting_fails_the_start_as_it_failed(runner, clock, tmp_path):
+    import subprocess
+
+    from xcatha import ocf
+    server = _Server(tmp_path)
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout=CFGLOC_TEXT), _free(server.datadir, 0),
+                  _free(server.datadir, raises=subprocess.TimeoutExpired("python3", 5)))
+    with pytest.raises(OcfError) as error:
+        db.start(server, "/etc/xcat/cfgloc", ocf.Deadline(120, clock=clock))
+    assert error.value.reason == "systemctl start mariadb.service failed: see the journal"
+    assert server.starts == 1
+
+
+def test_sqlite_and_a_missing_server_are_never_waited_on(runner, clock, tmp_path):
+    from xcatha import ocf
+    server = _Server(tmp_path)
+    server.daemon = None   # SQLite: no server to wait for
+    runner.expect(Call(_read("/etc/xcat/cfgloc").argv, stdout=CFGLOC_TEXT))
+    with pytest.raises(OcfError):
+        db.start(server, "/etc/xcat/cfgloc", ocf.Deadline(120, clock=clock))
+    assert server.starts == 1
+
+
+def test_the_free_space_child_itself(tmp_path):
+    import os
+    import subprocess
+    import sys
+    said = subprocess.run([sys.executable, "-I", "-c", db.FREE_CODE, str(tmp_path)], capture_output=True, text=True,
+                          timeout=30)
+    stats = os.statvfs(tmp_path)
+    assert abs(int(said.stdout) - stats.f_bavail * stats.f_frsize) < 64 * 2 ** 20
+    missing = subprocess.run([sys.executable, "-I", "-c", db.FREE_CODE, str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "No such file" in missing.stderr
