@@ -585,8 +585,9 @@ def start_when_space(engine, cfgloc, deadline, failure):
         if free is None:
             raise failure
     if free < MIN_FREE:
-        raise OcfError(ExitCode.ERR_GENERIC, "%s: the filesystem of %s is full (%d MB free): free space there "
-                       "(the other host has the same storage)" % (failure.reason, engine.datadir, free // 2 ** 20))
+        # first what to do: Pacemaker keeps 128 characters of an exit reason
+        raise OcfError(ExitCode.ERR_GENERIC, "the filesystem of %s is full (%d MB free): free space there; %s"
+                       % (engine.datadir, free // 2 ** 20, failure.reason))
     log.info("%s: %d MB free in %s now; starting again", engine.name, free // 2 ** 20, engine.datadir)
     engine.start(cfgloc, deadline)
 
