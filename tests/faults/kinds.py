@@ -941,16 +941,35 @@ class SharedFull(StorageHang):
         self.notes.append("a 2 MB write while full: %s" % ("accepted" if wrote.returncode == 0 else "refused: " + said))
         if wrote.returncode == 0:
             return ["the database accepted a 2 MB write on a full filesystem"]
-        if not any(word in said for word in self.REFUSED_WORDS):
-            return ["the 2 MB write was refused, but not for the full filesystem: %s" % said]
-        return []
+        if any(word in said for word in self.REFUSED_WORDS):
+            return []
+        aborted = self.aborted_for_space() if pair.engine_of(self.lab) == "mysql" else None
+        if aborted:
+            self.notes.append("MariaDB aborted on the full filesystem, as it does (its restarts abort too until "
+                              "space is freed): %s" % aborted)
+            return []
+        return ["the 2 MB write was refused, but not for the full filesystem: %s" % said]
+
+    # MariaDB 10.11 does not refuse such a write: it aborts ("[FATAL] InnoDB: Error (Out of disk
+    # space) in rollback", signal 6) and the client loses its connection; its own log says why.
+    ABORT_WORDS = ("Out of disk space", "failed with error 28")
+
+    def aborted_for_space(self):
+        """MariaDB's line on the active node saying it aborted for lack of space, or None."""
+        said = self.lab.node(self.active).exec(
+            ["journalctl", "-q", "-o", "cat", "--no-pager", "-u", "mariadb.service", "--since",
+             "@%d" % int(self.injected_at)], timeout=30).stdout
+        lines = [line for line in said.splitlines() if "FATAL" in line and any(w in line for w in self.ABORT_WORDS)]
+        return lines[0].strip()[:200] if lines else None
 
     def noticed(self):
         """A monitor's result with the reason, in either node's pacemaker.log (a degraded result
-        is no failure: crm_mon does not list it)."""
+        is no failure: crm_mon does not list it); or a start's: MariaDB aborts on the full
+        filesystem and db's start, which cannot bring it back, says why in `pcs status`."""
         for name in self.lab.cfg.node_names:
             for line in cluster.log_lines(self.lab, name, self.injected_at):
-                if "Result of monitor operation" in line and any(word in line for word in self.FULL_WORDS):
+                if (("Result of monitor operation" in line or "Result of start operation" in line)
+                        and any(word in line for word in self.FULL_WORDS)):
                     return line.split("Result of ", 1)[1]
         return None
 
