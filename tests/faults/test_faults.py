@@ -14,8 +14,10 @@ RUNS = [  # engine, seed, kinds
     # as it rejoined), kill-xcatd
     ("postgresql", 60, ("kill-postgres", "split", "kill-named", "vip-removed", "kill-xcatd", "kill-dhcpd",
                         "link-replaced", "freeze-active", "fault-during-failover", "flapping-peer")),
-    # kill-mariadb, crash-active: MariaDB (set up by xCAT's mysqlsetup) restarts in place, then fails over
-    ("mysql", 18, ("crash-active", "kill-mariadb")),
+    # kill-mariadb, shared-full, crash-active: MariaDB (set up by xCAT's mysqlsetup) restarts in place;
+    # on the full shared filesystem it aborts and cannot start until space is freed (db's start waits
+    # for it); then it fails over
+    ("mysql", 18, ("crash-active", "kill-mariadb", "shared-full")),
     # kill-xcatd, crash-active: xCAT's SQLite files fail over with the group, one xcatd at a time
     ("sqlite", 18, ("crash-active", "kill-xcatd")),
 ]
