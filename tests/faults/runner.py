@@ -120,6 +120,13 @@ class Run:
             record["diagnostics"]["bringing the pair back"] = "%s\n%s" % (error, self.status_text())
         self.check_samples(fault, started_wall)
         record["violations"] = self.violations.since(before)
+        if record["violations"]:
+            # what Pacemaker did, in the report: the lab's journals are gone with the lab
+            try:
+                for title, text in self.diagnostics(started_wall).items():
+                    record["diagnostics"].setdefault(title, text)
+            except (LabError, OSError) as error:
+                record["diagnostics"].setdefault("pacemaker.log", "not read: %s" % error)
         record["outcome"] = outcome_of(record, fault)
         record["took_s"] = round(time.time() - started_wall)
         return record
