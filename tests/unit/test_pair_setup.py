@@ -233,12 +233,11 @@ def test_units_on_a_host_fresh_from_xcats_installer(runner, host1, debian_host):
     """`xcatha setup units` / `finish`: what starts at boot is disabled (no reload in between), every
     service gets the drop-in (no restart by systemd, deaths reported), PostgreSQL and dhcpd run
     without Debian's sleeps, one daemon-reload, then the boot cleanup, backup timer and sync watch."""
-    enabled = [unit for unit in FRESH if FRESH[unit] in ("enabled", "linked", "alias")]
     calls = []
     for _service, _unit, boot in LAB_UNITS:
         calls += [is_enabled(unit, FRESH[unit]) for unit in boot]
-        calls += [Call(["systemctl", "disable", "--no-reload", *[u for u in boot if u in enabled]])] \
-            if any(u in enabled for u in boot) else []
+        enabled = [unit for unit in boot if FRESH[unit] in ("enabled", "linked", "alias")]
+        calls += [Call(["systemctl", "disable", "--no-reload", *enabled])] if enabled else []
     runner.expect(*calls, Call(["systemctl", "daemon-reload"]),
                   Call(["systemctl", "enable", pair_setup.BOOT_CLEANUP_UNIT]),
                   Call(["systemctl", "daemon-reload"]),   # the backup timer's drop-in
