@@ -144,17 +144,42 @@ class _Locked:
 
 
 # ---------------------------------------------------------------- push: the active MN's files in
-def push(shared_dir, patterns, host, root="", lock=LOCK):
+PUSH_ROUNDS = 3
+QUIET_ROUNDS = 20
+
+
+def push(shared_dir, patterns, host, root="", lock=LOCK, quiet=0.0):
     """Copy the files the patterns name into the store; returns (copied, no longer present).
-    A file no longer present here is kept in the store as <path>.xcatha-removed."""
+    A file no longer present here is kept in the store as <path>.xcatha-removed.
+
+    A file rewritten while it was copied is copied again.  quiet (seconds): the files must
+    also stay unchanged that long after a copy, else it copies again -- the path unit's run:
+    systemd drops a change made while the service it started still runs (PathChanged re-arms
+    only once that has exited), so the run waits out a burst (makehosts, then ssh-keygen's
+    two files) instead of leaving its tail behind until the next change."""
+    copied, gone = [], []
     with _Locked(lock):
-        for _attempt in range(3):  # a file rewritten while it was copied is copied again
-            copied, gone, settled = _push_once(shared_dir, patterns, host, root)
-            if settled:
+        for _round in range(QUIET_ROUNDS if quiet else PUSH_ROUNDS):
+            round_copied, round_gone, current = _push_once(shared_dir, patterns, host, root)
+            copied += [path for path in round_copied if path not in copied]
+            gone += [path for path in round_gone if path not in gone]
+            if quiet:
+                time.sleep(quiet)
+            if _state(patterns, root) == current:
                 break
     for path in copied:
         log.info("sync: %s copied to %s", path, store_dir(shared_dir))
     return copied, gone
+
+
+def _state(patterns, root):
+    state = {}
+    for path in matching(patterns, root):
+        try:
+            state[path] = _entry(*_read(root + path))
+        except FileNotFoundError:  # removed since it was listed: the next round says so
+            continue
+    return state
 
 
 def _push_once(shared_dir, patterns, host, root):
@@ -165,7 +190,10 @@ def _push_once(shared_dir, patterns, host, root):
     manifest = read_manifest(shared_dir) or {"files": {}}
     current, copied = {}, []
     for path in matching(patterns, root):
-        data, info = _read(root + path)
+        try:
+            data, info = _read(root + path)
+        except FileNotFoundError:  # removed since it was listed: gone, as if it had been before
+            continue
         entry = _entry(data, info)
         current[path] = entry
         target = stored(shared_dir, path)
@@ -180,9 +208,7 @@ def _push_once(shared_dir, patterns, host, root):
     if copied or gone:
         text = json.dumps({"host": host, "time": time.time(), "files": current}, indent=1, sort_keys=True)
         _write(os.path.join(store, "manifest.json"), text.encode() + b"\n", 0o600)
-    settled = all(_entry(*_read(root + path)) == entry for path, entry in current.items()
-                  if os.path.exists(root + path))
-    return copied, gone, settled
+    return copied, gone, current
 
 
 # ---------------------------------------------------------------- pull: installed on the new MN

@@ -317,6 +317,7 @@ def install_backup_timer(config, out):
 
 SYNC_PATH_UNIT = "xcatha-sync.path"
 SYNC_DROP_IN = "/etc/systemd/system/xcatha-sync.path.d/50-files.conf"
+SYNC_QUIET = 0.5  # the path unit's push waits out a burst of changes (file_sync.push)
 
 
 def sync_watch_drop_in(files):
@@ -379,7 +380,7 @@ def sync_push(config):
     if not os.path.exists(shared_data.marker_path(SHARED_DATA_INSTANCE)) or holder is None or \
             holder.split(".")[0] != own.split(".")[0]:
         return None
-    copied, _gone = file_sync.push(shared_dir, cluster_config.sync_files(config), own)
+    copied, _gone = file_sync.push(shared_dir, cluster_config.sync_files(config), own, quiet=SYNC_QUIET)
     return copied
 
 

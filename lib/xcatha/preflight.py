@@ -266,6 +266,21 @@ def parity_checks(config, me, peer):
     return findings
 
 
+def _sync_path_state(files):
+    """Enabled is not enough: a failed path unit (its service's start limit, once) watches nothing."""
+    try:
+        values = units.show("xcatha-sync.path", "ActiveState", "Result")
+    except units.OcfError as error:
+        return Finding(FAIL, "cannot ask systemd about xcatha-sync.path: %s" % error,
+                       "systemctl status xcatha-sync.path")
+    if values.get("ActiveState") == "active":
+        return Finding(OK, "xcatha-sync.path is enabled and watching: %s follow the active MN" % " ".join(files))
+    state = (values.get("ActiveState") or "unknown", values.get("Result") or "-", " ".join(files))
+    return Finding(FAIL, "xcatha-sync.path is enabled but %s (%s): changes of %s on this host no longer reach the "
+                   "shared data" % state,
+                   "systemctl reset-failed xcatha-sync.path xcatha-sync.service; systemctl start xcatha-sync.path")
+
+
 def sync_checks(config, me):
     """The files that follow the active MN: the path unit, and what a failover would install here."""
     from xcatha import file_sync
@@ -278,7 +293,7 @@ def sync_checks(config, me):
         return [Finding(WARN, "[sync] files is empty: no file follows the active MN",
                         "list /etc/hosts and /root/.ssh/id_* in [sync] files, as xCAT's HA guide syncs them")]
     if units.enabled_units(["xcatha-sync.path"]):
-        findings.append(Finding(OK, "xcatha-sync.path is enabled: %s follow the active MN" % " ".join(files)))
+        findings.append(_sync_path_state(files))
     else:
         findings.append(Finding(WARN, "xcatha-sync.path is not enabled: changes of %s on the MN reach the "
                                 "shared data only when it stops" % " ".join(files),

@@ -125,6 +125,33 @@ def test_cluster_conf_sync_files_reach_the_agent(tmp_path):
         pair_config(tmp_path / "z", **{"[timings]": "[sync]\nfiles = /root/.ssh/authorized_keys\n\n[timings]"})
 
 
+def test_the_path_units_push_waits_out_a_burst_and_copies_its_tail(hosts, monkeypatch):
+    """systemd drops a change made while the push it started still runs (makehosts, then
+    ssh-keygen's new pair a moment later): the run copies again until the files stay quiet."""
+    roots, shared, lock = hosts
+    ssh = roots["host1"] + "/root/.ssh/"
+    burst = [lambda: open(ssh + "id_ed25519.pub", "w").write("new public key\n"),
+             lambda: open(ssh + "id_rsa", "w").write("a second key pair\n")]
+    naps = []
+
+    def nap(seconds):
+        naps.append(seconds)
+        if burst:
+            burst.pop(0)()
+    monkeypatch.setattr(file_sync.time, "sleep", nap)
+    copied, gone = file_sync.push(shared, file_sync.DEFAULT_FILES, "host1", root=roots["host1"], lock=lock,
+                                  quiet=0.5)
+    assert naps == [0.5, 0.5, 0.5]  # two rounds saw a change, the third a quiet half second
+    assert copied == ["/etc/hosts", "/root/.ssh/id_ed25519", "/root/.ssh/id_ed25519.pub", "/root/.ssh/id_rsa"]
+    assert gone == []
+    assert open(file_sync.stored(shared, "/root/.ssh/id_ed25519.pub")).read() == "new public key\n"
+    assert sorted(file_sync.read_manifest(shared)["files"]) == copied
+    # the shared-data stop's push (quiet 0) does not wait: its files cannot change under it
+    del naps[:]
+    assert file_sync.push(shared, file_sync.DEFAULT_FILES, "host1", root=roots["host1"], lock=lock) == ([], [])
+    assert naps == []
+
+
 def test_sync_push_does_nothing_on_a_host_that_does_not_hold_the_group(runner, tmp_path, monkeypatch):
     config = pair_config(tmp_path)
     shared = config.get("shared", "dir")
@@ -148,9 +175,10 @@ def test_sync_push_on_the_mn_copies(runner, tmp_path, monkeypatch):
     monkeypatch.setattr(shared_data, "marker_path", lambda instance: str(marker))
     shared_data.take_lease(shared)
     pushed = []
-    monkeypatch.setattr(file_sync, "push", lambda *args: pushed.append(args) or (["/etc/hosts"], []))
+    monkeypatch.setattr(file_sync, "push",
+                        lambda *args, **kwargs: pushed.append((args, kwargs)) or (["/etc/hosts"], []))
     assert pair_setup.sync_push(config) == ["/etc/hosts"]
-    assert pushed == [(shared, file_sync.DEFAULT_FILES, "host1")]
+    assert pushed == [((shared, file_sync.DEFAULT_FILES, "host1"), {"quiet": pair_setup.SYNC_QUIET})]
 
 
 def test_stop_pushes_once_more_in_a_bounded_child_then_unlinks(runner, tmp_path, monkeypatch):

@@ -11,6 +11,8 @@ from .conftest import Call, fixture, ip_addr, pair_config
 
 QUIET = ["--query", "--quiet"]
 SYNC_PATH_ENABLED = Call(["systemctl", "is-enabled", "xcatha-sync.path"], stdout="enabled\n")
+SYNC_PATH_STATE = ["systemctl", "show", "xcatha-sync.path", "--property=ActiveState,Result"]
+SYNC_PATH_WATCHING = Call(SYNC_PATH_STATE, stdout="Result=success\nActiveState=active\n")  # as the lab's says
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_check_writes_nothing(runner, host1):
         Call(["corosync-cmapctl", "-g", "quorum.two_node"], stdout="quorum.two_node (u8) = 1\n"),
         Call(["systemctl", "is-enabled", "xcatha-backup.timer"], stdout="enabled\n"),
         Call(["cibadmin", "--query", "--scope", "nodes"], stdout=fixture("cib-nodes-after-crash.xml")),
-        SYNC_PATH_ENABLED)
+        SYNC_PATH_ENABLED, SYNC_PATH_WATCHING)
     findings = {finding.what: finding.level for finding in preflight.check(host1)}
     assert os.listdir(shared) == []
     assert findings["host2 has recorded no versions in the shared data"] == preflight.WARN
@@ -61,7 +63,7 @@ def test_check_recommends_the_step_that_leaves_the_mn_running(runner, host1):
                   Call(["systemctl", "is-enabled", "xcatha-backup.timer"], rc=1, stdout="disabled\n"),
                   Call(["cibadmin", "--query", "--scope", "nodes"], rc=102, stderr="Could not connect to the CIB: "
                        "Transport endpoint is not connected\n"),
-                  SYNC_PATH_ENABLED)
+                  SYNC_PATH_ENABLED, SYNC_PATH_WATCHING)
     fixes = [finding.fix for finding in preflight.check(host1)]
     assert "xcatha setup units (changes no running service)" in fixes
     assert not [fix for fix in fixes if "setup finish" in fix]
@@ -112,10 +114,23 @@ def test_check_on_the_mn_fails_a_file_that_was_not_pushed(runner, host1, tmp_pat
     (local / "etc/hosts").write_text(fixture("hosts-host1.txt"))
     file_sync.push(shared, ("/etc/hosts",), "host1", root=str(local), lock=str(tmp_path / "lock"))
     assert open("/etc/hosts").read() != fixture("hosts-host1.txt")  # this host's differs from what was pushed
-    runner.expect(ip_addr(), SYNC_PATH_ENABLED)
+    runner.expect(ip_addr(), SYNC_PATH_ENABLED, SYNC_PATH_WATCHING)
     found = {f.what: (f.level, f.fix) for f in preflight.sync_checks(host1, activation.whoami(host1)[0])}
     assert found["/etc/hosts differs from the copy host1 pushed on the active MN: not pushed"] == (
         preflight.FAIL, "xcatha sync push (and check xcatha-sync.path)")
+
+
+def test_check_fails_a_sync_path_unit_that_systemd_gave_up_on(runner, host1):
+    """Enabled, but failed: what six quick edits did to it with the service's default start limit."""
+    runner.expect(SYNC_PATH_ENABLED,
+                  Call(SYNC_PATH_STATE, stdout="Result=unit-start-limit-hit\nActiveState=failed\n"))  # the lab's
+    found = {f.what: (f.level, f.fix) for f in preflight.sync_checks(host1, None)}
+    assert found == {"xcatha-sync.path is enabled but failed (unit-start-limit-hit): changes of /etc/hosts "
+                     "/root/.ssh/id_* on this host no longer reach the shared data": (
+                         preflight.FAIL, "systemctl reset-failed xcatha-sync.path xcatha-sync.service; "
+                         "systemctl start xcatha-sync.path"),
+                     "no file has been copied into %s/.xcatha-sync yet" % host1.get("shared", "dir"): (
+                         preflight.WARN, "xcatha sync push on the active MN")}
 
 
 def test_a_backup_older_than_two_days_is_a_warning(runner, host1, monkeypatch):
