@@ -6,10 +6,14 @@ Two layouts ([timings] layout in cluster.conf):
   vip, shared-data, db, xcatd — and the services that only need xcatd (named, dhcpd,
   conserver, http) are primitives of their own, each colocated with xcatmn and ordered
   after it by one ordering set whose second set is non-sequential: they start together
-  once xcatd runs, and stop together before it stops.  The admin still moves one thing
-  (`pcs resource move xcatmn NODE`): the services follow through their colocation, and
-  the colocation's influence (on by default) lets a service that cannot run on a node
-  (migration-threshold reached) move xcatmn, as a group member does.  Why this chain:
+  once xcatd runs.  The order is not symmetrical: they stop together with the chain, not
+  before it -- none of them needs xcatd, the database, the links or the VIP to stop, so a
+  move no longer waits for the console server's second-long stop before xcatd's, and a
+  restart of a chain member (a killed xcatd, a failed database) leaves them serving.  The
+  admin still moves one thing (`pcs resource move xcatmn NODE`): the services follow
+  through their colocation, and the colocation's influence (on by default) lets a service
+  that cannot run on a node (migration-threshold reached) move xcatmn, as a group member
+  does.  Why this chain:
   the database needs the shared data and listens on the VIP (pgsqlsetup's
   listen_addresses; PostgreSQL binds only at start), xcatd needs the database, and
   makedns -n / makedhcp -n / makeconservercf ask xcatd; named binds the addresses it
@@ -384,7 +388,7 @@ def pcs_commands(config, with_secrets=True):
         # what a group member inherits from the group, each service has of its own
         commands.extend(["resource", "meta", name, *meta] for name in tail)
         commands.append(["constraint", "order", "set", GROUP, "set", *tail, "sequential=false",
-                         "setoptions", "id=" + ORDER_ID])
+                         "setoptions", "id=" + ORDER_ID, "symmetrical=false"])
         commands.append(["constraint", "colocation", "set", *tail, "sequential=false", "set", GROUP,
                          "setoptions", "score=INFINITY", "id=" + COLOCATION_ID])
     commands.append(["property", "set", "stonith-enabled=true"])

@@ -65,6 +65,7 @@ def test_render_is_valid_and_complete(rendered):
     assert [p.get("id") for p in resources.findall("primitive") if p.get("class") == "ocf"] == \
         ["named", "dhcpd", "conserver", "http"]
     order = root.find(".//rsc_order[@id='xcatmn-then-services']")
+    assert order.get("symmetrical") == "false"  # the services stop with the chain, not before it
     assert [[ref.get("id") for ref in s] + [s.get("sequential")] for s in order.findall("resource_set")] == [
         ["xcatmn", None], ["named", "dhcpd", "conserver", "http", "false"]]
     colocation = root.find(".//rsc_colocation[@id='services-with-xcatmn']")

@@ -36,7 +36,7 @@ def test_parallel_is_the_default_chain_in_the_group_services_beside_it(tmp_path)
         ["resource", "meta", "xcatmn", *META],
         *[["resource", "meta", name, *META] for name in TAIL],
         ["constraint", "order", "set", "xcatmn", "set", *TAIL, "sequential=false", "setoptions",
-         "id=xcatmn-then-services"],
+         "id=xcatmn-then-services", "symmetrical=false"],
         ["constraint", "colocation", "set", *TAIL, "sequential=false", "set", "xcatmn", "setoptions",
          "score=INFINITY", "id=services-with-xcatmn"],
     ]
@@ -95,15 +95,28 @@ def test_apply_moves_a_running_pair_to_the_other_layout_without_force(runner, tm
     """The patch deletes primitives from one place and creates them in another (and, back to
     the group, drops the parallel layout's constraints): no --force, and in the lab no
     service restarted (their main pids and Pacemaker's start counts stayed the same)."""
-    config = load(tmp_path, layout)
+    expect_apply(runner, tmp_path, monkeypatch, load(tmp_path, layout), fixture(live), fixture(patch))
+
+
+def test_apply_makes_an_older_pairs_order_not_symmetrical_without_a_restart(runner, tmp_path, monkeypatch):
+    """A pair set up before the order was made not symmetrical: the patch sets one attribute
+    (crm_diff's, recorded in the lab, where no service's main pid changed by the apply)."""
+    older = fixture("cib-layout-parallel.xml").replace(' symmetrical="false"', "")
+    assert 'symmetrical' not in older
+    patch = fixture("crm_diff-order-not-symmetrical.xml")
+    assert cluster_config.removals(patch) == []
+    expect_apply(runner, tmp_path, monkeypatch, load(tmp_path), older, patch)
+
+
+def expect_apply(runner, tmp_path, monkeypatch, config, live, patch):
+    """apply without --force: the live CIB and crm_diff's patch as given, then the patch pushed."""
     workdir = tmp_path / "cib"
     monkeypatch.setattr(cluster_config.tempfile, "mkdtemp", lambda prefix: (workdir.mkdir(), str(workdir))[1])
     live_path, new, patch_path = (str(workdir / name) for name in ("live.xml", "new.xml", "patch.xml"))
     runner.expect(Call(["corosync-cmapctl", "-b", "quorum"], stdout=fixture("corosync-cmapctl-quorum-two-node.txt")),
-                  Call(["cibadmin", "--query"], stdout=fixture(live)),
+                  Call(["cibadmin", "--query"], stdout=live),
                   *[Call(["pcs", "-f", new, *command]) for command in cluster_config.pcs_commands(config, False)],
-                  Call(["crm_diff", "--no-version", "--original", live_path, "--new", new], rc=1,
-                       stdout=fixture(patch)),
+                  Call(["crm_diff", "--no-version", "--original", live_path, "--new", new], rc=1, stdout=patch),
                   Call(["cibadmin", "--patch", "--xml-file", patch_path]),
                   Call(["crm_verify", "--live-check"]))
     said = []
