@@ -167,7 +167,10 @@ NOISE = ("DeprecationWarning", "from pipes import quote", "(cib_perform_op)", "(
          "(get_action_delay_base)")
 # Probe and monitor results and the scheduler's "active on 2 nodes" say why a member was
 # restarted where nothing failed (the flapping-peer restart of db seen in make test).
-INTERESTING = re.compile(r"error|warning|exit-reason|Result of (start|stop|probe|monitor)|[Ff]enc|state is now lost|"
+# The DC's "confirmed" lines keep a crashed node's probe results (its own log loses its last
+# seconds with it), "was pending" the actions a crash cut off.
+INTERESTING = re.compile(r"error|warning|exit-reason|Result of (start|stop|probe|monitor)|_0 on \S+\) confirmed|"
+                         r"was pending on|[Ff]enc|state is now lost|"
                          r"Recover|Move |Stop |Start |Restart |terminated|respawn|Shutting down|exited|"
                          r"active on \d+ nodes|[Mm]ultiple|unexpected")
 
@@ -197,11 +200,14 @@ def log_lines(lab, name, since):
     return [line for _, line in _log_lines(lab, name, since)]
 
 
+def notable(line):
+    return bool(INTERESTING.search(line)) and not any(n in line for n in NOISE)
+
+
 def log_excerpt(lab, name, since, limit=150):
     """A node's notable pacemaker.log lines since `since`: all of them, or the first and the
     last when there are more than `limit` (what decided the outcome comes late in a fault)."""
-    kept = [line for _, line in _log_lines(lab, name, since)
-            if INTERESTING.search(line) and not any(n in line for n in NOISE)]
+    kept = [line for _, line in _log_lines(lab, name, since) if notable(line)]
     if len(kept) <= limit:
         return kept
     head = limit // 4

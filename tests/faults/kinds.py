@@ -696,6 +696,7 @@ class FlappingPeer(Fault):
         super().__init__(lab, active, params)
         self.crashes = []
         self.before = {}
+        self.powered_on = 0  # the crashes after which the lab, not fencing, powered it on
 
     def describe(self):
         return "%d crashes, again %s s after each rejoin" % (
@@ -716,12 +717,22 @@ class FlappingPeer(Fault):
         self.crashes.append(time.time())
 
     def rejoined(self):
-        """Fenced since its last crash (until then the active may still list it online), and
-        online again in the active's view."""
-        if not self.fenced_after_crash():
-            return False
+        """Back after its last crash and online again in the active's view.  Back: fenced since
+        that crash (until then the active may still list it online) or, crashed before its join
+        had completed, seen down cleanly: Pacemaker rightly fences nothing then, so nothing
+        powers it on but the lab, as a node that panics reboots (seen here, 2026-11-30)."""
         root = cluster.status(self.lab, self.active)
-        return root is not None and self.target in cluster.online(root)
+        if root is None:
+            return False
+        if self.powered_on < len(self.crashes) and not self.fenced_after_crash():
+            if not (cluster.down_clean(root, self.target) and not self.lab.node(self.target).running):
+                return False
+            self.notes.append("crash %d: lost before its join completed, not fenced; powered on by the lab"
+                              % len(self.crashes))
+            self.lab.boot(self.target, wait=False)
+            self.powered_on = len(self.crashes)
+            return False
+        return self.target in cluster.online(root)
 
     def fenced_after_crash(self):
         return self.target in cluster.fenced_since(self.lab, self.crashes[-1], via=self.active)

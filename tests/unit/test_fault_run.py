@@ -7,6 +7,8 @@ import pytest
 from faults import kinds
 from faults.invariants import overlaps
 
+from .conftest import fixture
+
 NEW_KINDS = ("freeze-active", "fault-during-failover", "flapping-peer")
 
 
@@ -156,3 +158,63 @@ def test_flapping_the_active_must_not_restart_or_lose_the_vip():
         "the active host1 started or stopped members: xcatd start on host1: ok",
         "services restarted on the active host1: xcatd.service ('7001', '530000000') -> ('7333', '600000000')",
         "the VIP left the active host1 at +50.0 s"]
+
+
+class _Node:
+    running = False
+
+
+class _FlapLab:
+    """Just what FlappingPeer.rejoined touches: the nodes' power and names."""
+    def __init__(self):
+        self.cfg = type("cfg", (), {"node_names": ["host1", "host2"]})()
+        self.host2 = _Node()
+        self.booted = []
+
+    def node(self, name):
+        return self.host2
+
+    def boot(self, name, wait=True):
+        self.booted.append(name)
+        self.host2.running = True
+
+
+def test_flapping_powers_on_a_peer_lost_before_its_join_since_nothing_fences_it(monkeypatch):
+    lab = _FlapLab()
+    fault = kinds.FlappingPeer(lab, "host1", {"times": 3, "delays": [0.0, 0.0]})
+    fault.crashes = [100.0]
+    view = {"online": [], "down_clean": False, "fenced": []}
+    monkeypatch.setattr(kinds.cluster, "status", lambda lab, name: view)
+    monkeypatch.setattr(kinds.cluster, "online", lambda root: root["online"])
+    monkeypatch.setattr(kinds.cluster, "down_clean", lambda root, name: root["down_clean"])
+    monkeypatch.setattr(kinds.cluster, "fenced_since", lambda lab, since, via=None: view["fenced"])
+    # still listed online right after the crash, not yet fenced: not back, nothing booted
+    view["online"] = ["host1", "host2"]
+    assert not fault.rejoined() and lab.booted == []
+    # lost and unclean: fencing will power it on, the lab leaves it alone
+    view["online"] = ["host1"]
+    assert not fault.rejoined() and lab.booted == []
+    view["fenced"] = ["host2"]
+    assert not fault.rejoined()
+    view["online"] = ["host1", "host2"]
+    assert fault.rejoined() and lab.booted == []
+    # crash 2 struck before its join completed: down cleanly, never fenced -> the lab boots it once
+    fault.crashes.append(200.0)
+    lab.host2.running = False
+    view.update(online=["host1"], down_clean=True, fenced=[])
+    assert not fault.rejoined() and lab.booted == ["host2"]
+    assert not fault.rejoined() and lab.booted == ["host2"]
+    view["online"] = ["host1", "host2"]
+    assert fault.rejoined() and lab.booted == ["host2"]
+    assert fault.notes == ["crash 2: lost before its join completed, not fenced; powered on by the lab"]
+
+
+
+def test_a_fault_report_keeps_the_probe_results_a_crashed_node_could_not_log():
+    from faults import cluster
+    lines = fixture("pacemaker-log-dc-probe-cut-off.log").splitlines()
+    kept = [line.split(") \t", 1)[1] for line in lines if cluster.notable(line)]
+    assert kept == ["info: Transition 23 action 16 (fence-host1_monitor_0 on host2) confirmed: not running"
+                    " | rc=7 call-id=9",
+                    "notice: Action 27 (fence-host1_monitor_60000) was pending on 2 (offline)",
+                    "notice: Action 20 (db_monitor_0) was pending on 2 (offline)"]
