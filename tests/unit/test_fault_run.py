@@ -47,6 +47,15 @@ def test_the_new_kinds_draw_their_parameters_from_the_seed():
     assert seconds == set(kinds.FaultDuringFailover.SECONDS)
 
 
+def test_sqlite_draws_no_second_fault_that_needs_a_database_server():
+    for engine, seconds, stages in (("sqlite", {"kill-xcatd", "restart-corosync", "crash-survivor"}, {"vip", "xcatd"}),
+                                    ("postgresql", set(kinds.FaultDuringFailover.SECONDS),
+                                     set(kinds.FaultDuringFailover.STAGES))):
+        plan = kinds.draw_plan(random.Random(5), 80, ["fault-during-failover"], engine)
+        assert {entry["second"] for entry in plan} == seconds
+        assert {entry["stage"] for entry in plan} == stages
+
+
 def test_every_kind_has_a_description_and_a_bound_where_the_default_is_too_short():
     for name, (cls, _) in kinds.catalogue().items():
         assert cls.how, name
