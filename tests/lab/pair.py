@@ -310,7 +310,11 @@ def sql(lab, statement):
     serves no network, with sqlite3 on the node where the group runs (its /etc/xcat is the
     shared data's), as xcatd opens its files there."""
     if engine_of(lab) == "sqlite":
-        where = active_node(lab)
+        # the node that runs the group in its own view: the first running node may be one just
+        # back from fencing, still cut off by a split, that sees the group nowhere (fault run of
+        # seed 1204, fault 24)
+        where = next((name for name in lab.cfg.node_names
+                      if lab.node(name).running and active_node(lab, name) == name), None)
         if where is None:
             return subprocess.CompletedProcess(["sqlite3"], 1, "", "the group runs on no node")
         return lab.node(where).exec(["sqlite3", "-bail", "-batch", "-cmd", ".timeout 5000", SQLITE_DB, statement],

@@ -227,3 +227,28 @@ def test_a_fault_report_keeps_the_probe_results_a_crashed_node_could_not_log():
                     " | rc=7 call-id=9",
                     "notice: Action 27 (fence-host1_monitor_60000) was pending on 2 (offline)",
                     "notice: Action 20 (db_monitor_0) was pending on 2 (offline)"]
+
+
+def test_sqlite_rows_are_read_where_the_group_runs_in_that_nodes_own_view(monkeypatch):
+    """A node just back from fencing, still cut off by a split, sees the group nowhere: the rows
+    are read on the node that runs it (seed 1204's split, fault 24, asked host1 and gave up)."""
+    from lab import pair
+    ran = []
+
+    class Node:
+        def __init__(self, name):
+            self.name, self.running = name, True
+
+        def exec(self, argv, timeout=None):
+            ran.append((self.name, argv[-1]))
+            return pair.subprocess.CompletedProcess(argv, 0, "1\n2\n", "")
+
+    nodes = {name: Node(name) for name in ("host1", "host2")}
+    lab = type("lab", (), {"cfg": type("cfg", (), {"node_names": ["host1", "host2"]})(), "node": nodes.get})()
+    views = {"host1": None, "host2": "host2"}
+    monkeypatch.setattr(pair, "engine_of", lambda lab: "sqlite")
+    monkeypatch.setattr(pair, "active_node", lambda lab, via=None: views[via])
+    assert pair.sql(lab, "SELECT id FROM t").stdout == "1\n2\n"
+    assert ran == [("host2", "SELECT id FROM t")]
+    views["host2"] = None
+    assert pair.sql(lab, "SELECT id FROM t").stderr == "the group runs on no node"
