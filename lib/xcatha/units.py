@@ -6,12 +6,14 @@ Ubuntu, ``conserver`` or ``conserver-server``, and so on.  The first candidate
 whose unit file exists wins; an agent's ``unit`` parameter overrides it.
 """
 import os
+import re
 
 from xcatha import run
 from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
 SYSTEMCTL = "systemctl"
+JOURNALCTL = "journalctl"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
              "/lib/systemd/system", "/run/systemd/generator.late")
 OS_RELEASE = "/etc/os-release"
@@ -448,8 +450,54 @@ def disable_at_boot(units, deadline=None):
 def start(unit, deadline):
     result = run.run([SYSTEMCTL, "start", unit], deadline=deadline, timeout=deadline.remaining())
     if not result.ok:
-        raise OcfError(ExitCode.ERR_GENERIC, "systemctl start %s failed: %s"
-                       % (unit, result.last_error_line()))
+        raise OcfError(ExitCode.ERR_GENERIC, "%s did not start: %s" % (unit, why_not_started(unit, result, deadline)))
+
+
+# a log line's own time stamp and pid ("2026-11-30 12:01:02.345 UTC [812] "): pcs status keeps
+# 128 characters of an exit reason, the message is what counts
+STAMP = r"^\d{4}-\d\d-\d\d[ T][\d:.,]+( [A-Z]{2,5}| ?[+-]\d\d:?\d\d)?:? (\[\d+\]:? )?"
+# a line that names a cause (services log to stderr at one journal priority: words decide)
+SEVERE = r"\b(FATAL|PANIC|ERROR|CRITICAL|[Ee]rror|[Ff]ailed|[Cc]annot|[Uu]nable|[Dd]enied|[Ii]nvalid)\b"
+
+
+def why_not_started(unit, result, deadline):
+    """What the admin reads in pcs status: the unit's own line that names the cause, and
+    systemd's verdict.  systemctl itself only says where to look ("See systemctl status ...")."""
+    try:
+        values = show(unit, "Result", "ExecMainStatus", "InvocationID", deadline=deadline)
+        verdict = values.get("Result") or "failed"
+        if values.get("ExecMainStatus", "0") not in ("", "0"):
+            verdict += ", status %s" % values["ExecMainStatus"]
+        line = None
+        if values.get("InvocationID"):
+            journal = run.run([JOURNALCTL, "_SYSTEMD_INVOCATION_ID=" + values["InvocationID"], "-o", "json", "-n", "20",
+                               "-q", "--no-pager"], timeout=10, deadline=deadline, quiet=True)
+            line = cause_in_journal(journal.stdout) if journal.ok else None
+    except (OcfError, run.CommandTimeout):
+        return result.last_error_line()
+    return "%s (%s)" % (line, verdict) if line else "%s; see journalctl -u %s" % (verdict, unit)
+
+
+def cause_in_journal(text):
+    """The service's own last severe line of this start (else its last line) from journalctl
+    -o json: this very invocation, without xcatha's exit hook, which logs in the same unit."""
+    import json
+    messages = []
+    for row in text.splitlines():
+        try:
+            entry = json.loads(row)
+        except ValueError:
+            continue
+        if "xcatha.exited" in str(entry.get("_CMDLINE", "")):
+            continue
+        message = entry.get("MESSAGE")
+        if isinstance(message, list):  # not UTF-8: journald gives the bytes
+            message = bytes(message).decode("utf-8", "replace")
+        if message and message.strip():
+            messages.append(" ".join(re.sub(STAMP, "", message.strip()).split()))
+    severe = [m for m in messages if re.search(SEVERE, m)]
+    chosen = (severe or messages or [None])[-1]
+    return log.redact(chosen) if chosen else None
 
 
 def stop(unit, deadline, fraction=0.6, limit=None):

@@ -271,3 +271,46 @@ def test_debian_runs_the_postmaster_without_pg_ctlcluster(tmp_path, monkeypatch)
     # EL's units: nothing to do
     assert db.adapt_postgresql("postgresql.service") is False
     assert db.adapt_postgresql("postgresql-16.service") is False
+
+
+PG = "postgresql@15-main.service"
+
+
+def _failed_start(show_answer, journal_answer=None):
+    from .conftest import fixture
+    calls = [Call(["systemctl", "start", PG], rc=1, stderr=fixture("systemctl-start-postgresql-failed.stderr")),
+             Call(["systemctl", "show", PG, "--property=Result,ExecMainStatus,InvocationID"], **show_answer)]
+    if journal_answer is not None:
+        calls.append(Call(["journalctl", "_SYSTEMD_INVOCATION_ID=b6ba06b8f6444cbea261b379545597d5", "-o", "json",
+                           "-n", "20", "-q", "--no-pager"], **journal_answer))
+    return calls
+
+
+def test_a_failed_start_says_the_services_own_cause_not_where_to_look(runner):
+    """Recorded in the lab: PostgreSQL refusing a data directory with mode 0777.  The unit's
+    last line is xcatha's own exit hook, and the DETAIL after the FATAL names no cause."""
+    from xcatha.ocf import OcfError
+    from .conftest import fixture
+    runner.expect(*_failed_start({"stdout": fixture("systemctl-show-postgresql-start-failed.txt")},
+                                 {"stdout": fixture("journalctl-json-postgresql-start-failed.txt")}))
+    with pytest.raises(OcfError) as error:
+        units.start(PG, Deadline(60))
+    assert error.value.reason == ('postgresql@15-main.service did not start: FATAL: data directory '
+                                  '"/var/lib/postgresql/15/main" has invalid permissions (exit-code, status 1)')
+
+
+def test_a_failed_start_without_the_journal_says_systemds_verdict_and_where_to_look(runner):
+    from xcatha.ocf import OcfError
+    from .conftest import fixture
+    runner.expect(*_failed_start({"stdout": fixture("systemctl-show-postgresql-start-failed.txt")},
+                                 {"rc": 1, "stderr": "No journal files were found."}))
+    with pytest.raises(OcfError) as error:
+        units.start(PG, Deadline(60))
+    assert error.value.reason == ("postgresql@15-main.service did not start: exit-code, status 1; "
+                                  "see journalctl -u postgresql@15-main.service")
+    runner.expect(*_failed_start({"rc": 1, "stderr": "Failed to connect to bus: No such file or directory"}))
+    with pytest.raises(OcfError) as error:
+        units.start(PG, Deadline(60))
+    assert error.value.reason == ('postgresql@15-main.service did not start: See "systemctl status '
+                                  'postgresql@15-main.service" and "journalctl -xeu postgresql@15-main.service" '
+                                  'for details.')
