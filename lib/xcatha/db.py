@@ -441,23 +441,20 @@ class SQLite(Engine):
         super().__init__(unit, datadir or SQLITE_DIR, family)
         self.marker = os.path.join(STATE_DIR, "xcatha-db-%s.active" % instance)
 
-    def quick_check(self):
-        import sqlite3
-        files = sqlite_files(self.datadir)
-        if not files:
-            return "no SQLite tables in %s" % self.datadir
-        for path in files:
-            try:
-                with sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5) as connection:
-                    verdict = connection.execute("PRAGMA quick_check").fetchone()[0]
-            except sqlite3.Error as error:
-                return "%s: %s" % (path, error)
-            if verdict != "ok":
-                return "%s: quick_check says %s" % (path, verdict)
-        return None
+    def quick_check(self, deadline):
+        """What is wrong with the tables (None: nothing), found by a child within most of the
+        deadline: on shared storage that hangs, the action fails in time with a reason (in-process
+        it hung until the executor's timeout: fault run of seed 1204, storage-hang)."""
+        budget = max(deadline.share(0.8), 1.0)
+        try:
+            result = run.run([run.python(), "-I", "-c", QUICK_CHECK_CODE, self.datadir], timeout=budget,
+                             deadline=deadline, quiet=True)
+        except run.CommandTimeout:
+            return "the SQLite tables in %s do not answer within %.0fs (shared storage hung?)" % (self.datadir, budget)
+        return None if result.ok else result.last_error_line()
 
     def start(self, cfgloc, deadline):
-        problem = self.quick_check()
+        problem = self.quick_check(deadline)
         if problem:
             raise OcfError(ExitCode.ERR_GENERIC, problem)
         os.makedirs(STATE_DIR, exist_ok=True)
@@ -471,7 +468,7 @@ class SQLite(Engine):
     def monitor(self, cfgloc_path, depth, deadline):
         if not os.path.exists(self.marker):
             return ExitCode.NOT_RUNNING, "not started here"
-        problem = self.quick_check() if depth >= 10 else None
+        problem = self.quick_check(deadline) if depth >= 10 else None
         if problem:
             return ExitCode.ERR_GENERIC, problem
         return ExitCode.SUCCESS, "SQLite tables readable"
@@ -548,6 +545,20 @@ def start(engine, cfgloc_path, deadline):
 MIN_FREE = 64 * 2 ** 20   # below this, a failed start is put down to the full filesystem
 SPACE_POLL = 1.0
 RETRY_RESERVE = 20.0      # seconds of the start's timeout kept for the second attempt
+QUICK_CHECK_CODE = (  # in a child: the tables are on the shared storage, which may hang
+    "import glob,os,sqlite3,sys\n"
+    "files=sorted(glob.glob(os.path.join(sys.argv[1],'*.sqlite')))\n"
+    "if not files:\n"
+    "    print('no SQLite tables in %s' % sys.argv[1]); sys.exit(1)\n"
+    "for path in files:\n"
+    "    try:\n"
+    "        c=sqlite3.connect('file:%s?mode=ro' % path, uri=True, timeout=5)\n"
+    "        verdict=c.execute('PRAGMA quick_check').fetchone()[0]; c.close()\n"
+    "    except sqlite3.Error as e:\n"
+    "        print('%s: %s' % (path, e)); sys.exit(1)\n"
+    "    if verdict != 'ok':\n"
+    "        print('%s: quick_check says %s' % (path, verdict)); sys.exit(1)\n")
+
 FREE_CODE = (  # in a child: statvfs on storage that hangs must not hang the agent
     "import os,sys\n"
     "try:\n"

@@ -241,3 +241,52 @@ def test_the_free_space_child_itself(tmp_path):
     missing = subprocess.run([sys.executable, "-I", "-c", db.FREE_CODE, str(tmp_path / "none")],
                              capture_output=True, text=True, timeout=30)
     assert missing.returncode == 1 and "No such file" in missing.stderr
+
+
+def _sqlite(tmp_path):
+    engine = db.SQLite(datadir=str(tmp_path / "xcat"))
+    engine.marker = str(tmp_path / "marker")
+    (tmp_path / "marker").write_text("started\n")
+    return engine
+
+
+def _quick_check(engine, **answer):
+    return Call([run.python(), "-I", "-c", db.QUICK_CHECK_CODE, engine.datadir], **answer)
+
+
+def test_sqlite_tables_on_storage_that_hangs_fail_the_monitor_in_time(runner, tmp_path):
+    from xcatha import ocf
+    engine = _sqlite(tmp_path)
+    runner.expect(_quick_check(engine, raises=run.CommandTimeout("python3 did not finish within 24.0s")))
+    assert engine.monitor("/etc/xcat/cfgloc", 10, ocf.Deadline(30)) == (
+        ExitCode.ERR_GENERIC,
+        "the SQLite tables in %s do not answer within 24s (shared storage hung?)" % engine.datadir)
+
+
+def test_sqlite_depth_0_reads_nothing_on_the_shared_storage_and_start_checks_the_tables(runner, tmp_path):
+    from xcatha import ocf
+    engine = _sqlite(tmp_path)
+    assert engine.monitor("/etc/xcat/cfgloc", 0, ocf.Deadline(30))[0] == ExitCode.SUCCESS
+    runner.expect(_quick_check(engine, rc=1, stdout="no SQLite tables in %s\n" % engine.datadir))
+    with pytest.raises(OcfError, match="no SQLite tables in"):
+        engine.start(None, ocf.Deadline(30))
+
+
+def test_the_sqlite_check_child_itself(tmp_path):
+    import sqlite3
+    import subprocess
+    import sys
+
+    def check():
+        said = subprocess.run([sys.executable, "-I", "-c", db.QUICK_CHECK_CODE, str(tmp_path)], capture_output=True,
+                              text=True, timeout=30)
+        return said.returncode, said.stdout.strip()
+
+    assert check() == (1, "no SQLite tables in %s" % tmp_path)
+    connection = sqlite3.connect(str(tmp_path / "site.sqlite"))
+    connection.execute("CREATE TABLE site (key TEXT, value TEXT)")
+    connection.commit()
+    connection.close()
+    assert check() == (0, "")
+    (tmp_path / "zzz.sqlite").write_bytes(b"not a database, just bytes" * 200)
+    assert check() == (1, "%s: file is not a database" % (tmp_path / "zzz.sqlite"))
