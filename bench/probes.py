@@ -9,49 +9,12 @@ the lab's probes (pair.PROBES, which make demo and the tests use):
 - xcatd, dns, sql: the lab's probes (once the VIP is up they fail at once).
 """
 import concurrent.futures
+import json
 import time
 
 from lab import pair
 from lab.util import log
 
-DHCP_PROBE = r"""
-import random, socket, struct, sys, time
-iface, mac, timeout, interval = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", "")), float(sys.argv[3]), \
-    float(sys.argv[4])
-MAGIC = b"\x63\x82\x53\x63"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, iface.encode())
-s.bind(("0.0.0.0", 68))
-xid = random.getrandbits(32)
-# BOOTREQUEST with the broadcast flag: the OFFER comes back to 255.255.255.255:68
-packet = struct.pack("!BBBBIHH4s4s4s4s16s64s128s", 1, 1, 6, 0, xid, 0, 0x8000, bytes(4), bytes(4), bytes(4),
-                     bytes(4), mac + bytes(10), b"", b"") + MAGIC + bytes([53, 1, 1, 255])
-end, next_send = time.monotonic() + timeout, 0.0
-while time.monotonic() < end:
-    if time.monotonic() >= next_send:
-        s.sendto(packet, ("255.255.255.255", 67))
-        next_send = time.monotonic() + interval
-    s.settimeout(max(0.01, next_send - time.monotonic()))
-    try:
-        data, sender = s.recvfrom(4096)
-    except socket.timeout:
-        continue
-    if len(data) < 244 or data[0] != 2 or data[4:8] != struct.pack("!I", xid) or data[236:240] != MAGIC:
-        continue
-    options, i = {}, 240
-    while i < len(data) and data[i] != 255:
-        if data[i] == 0:
-            i += 1
-            continue
-        options[data[i]] = data[i + 2:i + 2 + data[i + 1]]
-        i += 2 + data[i + 1]
-    if options.get(53) == b"\x02":
-        print("%.6f %s %s" % (time.monotonic(), socket.inet_ntoa(data[16:20]), sender[0]))
-        sys.exit(0)
-sys.exit(1)
-"""
 DHCP_INTERVAL = 0.25
 DHCP_ATTEMPT = 10.0
 
@@ -61,13 +24,14 @@ def probe_vip(lab):
 
 
 def dhcp_offer(lab):
-    """(monotonic time of the OFFER, offered address, server address), or None."""
-    result = lab.client_exec(["/usr/bin/python3", "-c", DHCP_PROBE, "eth0", lab.cfg.client_dhcp_mac,
+    """(monotonic time of the OFFER, offered address, server address), or None: the lab's
+    PXE probe (tests/lab/dhcp_probe.py), asking every DHCP_INTERVAL seconds."""
+    result = lab.client_exec(["/usr/bin/python3", "-I", str(pair.DHCP_PROBE), "eth0", lab.cfg.client_dhcp_mac,
                               str(DHCP_ATTEMPT), str(DHCP_INTERVAL)], timeout=DHCP_ATTEMPT + 10)
     if result.returncode != 0:
         return None
-    stamp, offered, server = result.stdout.split()
-    return float(stamp), offered, server
+    offer = json.loads(result.stdout)
+    return offer["at"], offer["yiaddr"], offer["sender"]
 
 
 def fixed_address(lab):

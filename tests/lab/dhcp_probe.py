@@ -2,13 +2,15 @@
 """What a PXE-booting compute node asks first: one DHCP DISCOVER, and the OFFER it gets.
 
 Run in the lab's client namespace as a script (standard library only):
-    dhcp_probe.py IFACE MAC [TIMEOUT]
-It broadcasts a DISCOVER from IFACE with chaddr MAC, announcing itself as an x86
-BIOS PXE client (option 93 = 0, the PXE class identifier) so that xCAT's
-dhcpd.conf picks its boot file, and prints the first OFFER as one JSON line:
-{"yiaddr": the offered address, "siaddr": next-server, "file": the boot file,
-"server_id": option 54}.  Exit 1 when no offer came.  dhclient cannot show the
-next-server field, and that is what must be the VIP after a failover.
+    dhcp_probe.py IFACE MAC [TIMEOUT [INTERVAL]]
+It broadcasts a DISCOVER from IFACE with chaddr MAC every INTERVAL seconds (default
+1), announcing itself as an x86 BIOS PXE client (option 93 = 0, the PXE class
+identifier) so that xCAT's dhcpd.conf picks its boot file, and prints the first
+OFFER as one JSON line: {"yiaddr": the offered address, "siaddr": next-server,
+"file": the boot file, "server_id": option 54, "sender": the address it came from,
+"at": its arrival on CLOCK_MONOTONIC (the bench times failovers by it)}.  Exit 1
+when no offer came.  dhclient cannot show the next-server field, and that is what
+must be the VIP after a failover.
 """
 import json
 import os
@@ -52,7 +54,7 @@ def parse(packet, xid):
             "server_id": socket.inet_ntoa(options[54]) if len(options.get(54, b"")) == 4 else None}
 
 
-def main(iface, mac_text, timeout=4.0):
+def main(iface, mac_text, timeout=4.0, interval=1.0):
     mac = bytes(int(part, 16) for part in mac_text.split(":"))
     xid = struct.unpack("!I", os.urandom(4))[0]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -65,15 +67,17 @@ def main(iface, mac_text, timeout=4.0):
         while time.monotonic() < end:
             if time.monotonic() >= next_send:
                 sock.sendto(discover(xid, mac), ("255.255.255.255", 67))
-                next_send = time.monotonic() + 1.0
+                next_send = time.monotonic() + interval
             ready, _, _ = select.select([sock], [], [], max(min(end, next_send) - time.monotonic(), 0.01))
             if ready:
-                offer = parse(sock.recv(4096), xid)
+                packet, sender = sock.recvfrom(4096)
+                at = time.monotonic()
+                offer = parse(packet, xid)
                 if offer:
-                    print(json.dumps(offer))
+                    print(json.dumps(dict(offer, sender=sender[0], at=at)))
                     return 0
     return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 4.0))
+    sys.exit(main(sys.argv[1], sys.argv[2], *(float(arg) for arg in sys.argv[3:5])))
