@@ -473,7 +473,7 @@ def why_not_started(unit, result, deadline):
             journal = run.run([JOURNALCTL, "_SYSTEMD_INVOCATION_ID=" + values["InvocationID"], "-o", "json", "-n", "20",
                                "-q", "--no-pager"], timeout=10, deadline=deadline, quiet=True)
             line = cause_in_journal(journal.stdout) if journal.ok else None
-    except (OcfError, run.CommandTimeout):
+    except (OcfError, run.CommandTimeout, OSError):  # the failure to report is the start's
         return result.last_error_line()
     return "%s (%s)" % (line, verdict) if line else "%s; see journalctl -u %s" % (verdict, unit)
 

@@ -308,6 +308,11 @@ def test_a_failed_start_without_the_journal_says_systemds_verdict_and_where_to_l
         units.start(PG, Deadline(60))
     assert error.value.reason == ("postgresql@15-main.service did not start: exit-code, status 1; "
                                   "see journalctl -u postgresql@15-main.service")
+    runner.expect(*_failed_start({"stdout": fixture("systemctl-show-postgresql-start-failed.txt")},
+                                 {"raises": FileNotFoundError("journalctl")}))
+    with pytest.raises(OcfError) as error:
+        units.start(PG, Deadline(60))
+    assert error.value.reason.endswith('for details.')
     runner.expect(*_failed_start({"rc": 1, "stderr": "Failed to connect to bus: No such file or directory"}))
     with pytest.raises(OcfError) as error:
         units.start(PG, Deadline(60))
