@@ -17,6 +17,7 @@ TRIALS      ?= 5
 SEED        ?=
 COUNT       ?= 30
 ENGINE      ?=
+PART        ?=
 
 # What the real xCAT needs to run in the lab's nodes (its debian/control files' Depends).
 APT_XCAT    := libio-socket-ssl-perl libxml-simple-perl libdbd-sqlite3-perl libexpect-perl \
@@ -191,7 +192,7 @@ bench: deps venv
 	PYTHONPATH=$(CURDIR)/tests:$(CURDIR) $(TESTPY) -m bench --trials $(TRIALS) $(if $(ARBITER),--arbiter) $(if $(TOKEN),--token $(TOKEN) --out bench/results/token-$(TOKEN))
 
 faults: deps venv
-	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter) $(if $(ENGINE),--engine $(ENGINE))
+	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m faults --count $(COUNT) $(if $(SEED),--seed $(SEED)) $(if $(ARBITER),--arbiter) $(if $(ENGINE),--engine $(ENGINE)) $(if $(PART),--part $(PART))
 
 clean:
 	rm -rf $(VENV) $(addprefix $(VENV)-,$(PYTHONS)) build lib/*.egg-info .pytest_cache .ruff_cache

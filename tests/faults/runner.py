@@ -24,8 +24,11 @@ def new_lab(**settings):
 
 
 class Run:
-    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print, engine="postgresql"):
+    def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print, engine="postgresql", part=None):
         self.lab = lab
+        # (first, last): only these faults of the plan, numbered and drawn as in the whole plan,
+        # for a soak longer than one sitting (each part on a fresh lab)
+        self.part = part
         self.seed = seed
         self.bound = bound
         self.say = say
@@ -51,7 +54,7 @@ class Run:
         self.nodes.start()
         try:
             self.prepare()
-            for number, entry in enumerate(self.plan, 1):
+            for number, entry in self.planned():
                 self.violations.context = "fault %d (%s)" % (number, entry["kind"])
                 record = self.run_one(number, entry)
                 self.records.append(record)
@@ -64,6 +67,11 @@ class Run:
             self.watch.stop()
             self.nodes.stop()
         return self.summary()
+
+    def planned(self):
+        """(number, entry) of the faults this run executes."""
+        first, last = self.part or (1, len(self.plan))
+        return [(number, entry) for number, entry in enumerate(self.plan, 1) if first <= number <= last]
 
     def prepare(self):
         pair.wait_healthy(self.lab, timeout=HEALTHY_BOUND)
@@ -352,11 +360,13 @@ def line_of(record):
 def write_report(path, summary, run, extra):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Fault run, seed %s, engine %s" % (summary["seed"], run.engine), "",
-             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s --engine %s%s%s`" % (
+    part = " --part %d-%d" % run.part if run.part else ""
+    lines = ["# Fault run, seed %s, engine %s%s" % (summary["seed"], run.engine, ", faults %d to %d of %d" % (
+                 run.part + (len(run.plan),)) if run.part else ""), "",
+             "Replay: `PYTHONPATH=tests python -m faults --count %d --seed %s --engine %s%s%s%s`" % (
                  len(run.plan), summary["seed"], run.engine,
                  " --kinds " + ",".join(run.kind_names) if run.kind_names else "",
-                 " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else ""),
+                 " --arbiter" if extra.get("arbiter", "none").split()[0] != "none" else "", part),
              "", "| # | kind | target | detail | recovery (s) | bound (s) | outcome | notes | took (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in run.records:
@@ -407,16 +417,18 @@ def by_kind(run):
 
 # ---------------------------------------------------------------- the whole run
 def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print,
-              with_arbiter=False, engine="postgresql"):
+              with_arbiter=False, engine="postgresql", part=None):
     """Build (or reuse) the fault lab on xCAT's database in `engine`, run the plan, tear
     the lab down (unless keep), write the report; returns (summary, report path)."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
     say("faults: seed %d, engine %s" % (seed, engine))
     plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
     run = Run(new_lab(shared_storage="fuse" if kinds.needs_storage(plan, engine) else ""), seed, count, kind_names,
-              bound, say, engine)
+              bound, say, engine, part)
     lab = run.lab
     say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
+    if part:
+        say("this run: faults %d to %d of the plan" % part)
     started = time.monotonic()
     extra = {}
     try:

@@ -4,8 +4,10 @@ import random
 
 import pytest
 
+from faults import __main__ as faults_main
 from faults import kinds
 from faults.invariants import overlaps
+from faults.runner import Run, write_report
 
 from .conftest import fixture
 
@@ -23,6 +25,28 @@ def test_one_round_covers_every_kind_once():
     plan = kinds.draw_plan(random.Random(3), len(catalogue))
     assert sorted(entry["kind"] for entry in plan) == sorted(catalogue)
     assert set(NEW_KINDS) <= set(catalogue)
+
+
+def test_a_part_runs_those_faults_of_the_whole_plan_with_their_numbers_and_draws():
+    whole = Run(None, 1300, 200)
+    part = Run(None, 1300, 200, part=(51, 100))
+    assert part.planned() == list(enumerate(whole.plan, 1))[50:100]
+    assert [n for n, _ in part.planned()][::49] == [51, 100]
+    assert len(whole.planned()) == 200
+
+
+@pytest.mark.parametrize("text,why", [("1-", "not FIRST-LAST"), ("a-b", "not FIRST-LAST"), ("7", "not FIRST-LAST"),
+                                      ("0-5", "not 1 <= FIRST"), ("9-3", "not 1 <= FIRST")])
+def test_a_part_that_is_no_range_is_refused_before_any_lab(text, why, capsys):
+    with pytest.raises(SystemExit) as ended:
+        faults_main.main(["--count", "40", "--part", text])
+    assert ended.value.code == 2 and why in capsys.readouterr().err
+
+
+def test_a_part_beyond_the_plan_is_refused_before_any_lab(capsys, monkeypatch):
+    monkeypatch.setattr(faults_main, "fault_run", lambda *a, **k: pytest.fail("a lab was built"))
+    assert faults_main.main(["--count", "40", "--part", "31-41"]) == 2
+    assert capsys.readouterr().out == "--part 31-41 is beyond the plan's 40 faults\n"
 
 
 def test_unknown_kinds_are_refused():
@@ -252,3 +276,12 @@ def test_sqlite_rows_are_read_where_the_group_runs_in_that_nodes_own_view(monkey
     assert ran == [("host2", "SELECT id FROM t")]
     views["host2"] = None
     assert pair.sql(lab, "SELECT id FROM t").stderr == "the group runs on no node"
+
+
+def test_a_parts_report_says_which_part_and_replays_it(tmp_path):
+    run = Run(None, 1300, 200, engine="sqlite", part=(51, 100))
+    path = write_report(tmp_path / "r.md", run.summary(), run, {"arbiter": "none (fence_delay on host2)"})
+    head = path.read_text().splitlines()[:3]
+    assert head[0] == "# Fault run, seed 1300, engine sqlite, faults 51 to 100 of 200"
+    assert head[2] == ("Replay: `PYTHONPATH=tests python -m faults --count 200 --seed 1300 --engine sqlite "
+                       "--part 51-100`")
