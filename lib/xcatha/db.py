@@ -546,8 +546,11 @@ MIN_FREE = 64 * 2 ** 20   # below this, a failed start is put down to the full f
 SPACE_POLL = 1.0
 RETRY_RESERVE = 20.0      # seconds of the start's timeout kept for the second attempt
 QUICK_CHECK_CODE = (  # in a child: the tables are on the shared storage, which may hang
-    "import glob,os,sqlite3,sys\n"
-    "files=sorted(glob.glob(os.path.join(sys.argv[1],'*.sqlite')))\n"
+    "import os,sqlite3,sys\n"
+    "try:\n"   # a directory that cannot be read says why (glob says nothing: "no tables" misled)
+    "    files=sorted(os.path.join(sys.argv[1],f) for f in os.listdir(sys.argv[1]) if f.endswith('.sqlite'))\n"
+    "except OSError as e:\n"
+    "    print('cannot list %s: %s' % (sys.argv[1], e.strerror)); sys.exit(1)\n"
     "if not files:\n"
     "    print('no SQLite tables in %s' % sys.argv[1]); sys.exit(1)\n"
     "for path in files:\n"

@@ -277,11 +277,14 @@ def test_the_sqlite_check_child_itself(tmp_path):
     import subprocess
     import sys
 
-    def check():
-        said = subprocess.run([sys.executable, "-I", "-c", db.QUICK_CHECK_CODE, str(tmp_path)], capture_output=True,
+    def check(path=tmp_path):
+        said = subprocess.run([sys.executable, "-I", "-c", db.QUICK_CHECK_CODE, str(path)], capture_output=True,
                               text=True, timeout=30)
         return said.returncode, said.stdout.strip()
 
+    # storage that is gone fails the listing (fault run of seed 1206, storage-gone: ENOTCONN
+    # was reported as "no SQLite tables"); a missing directory fails it the same way
+    assert check(tmp_path / "gone") == (1, "cannot list %s: No such file or directory" % (tmp_path / "gone"))
     assert check() == (1, "no SQLite tables in %s" % tmp_path)
     connection = sqlite3.connect(str(tmp_path / "site.sqlite"))
     connection.execute("CREATE TABLE site (key TEXT, value TEXT)")
