@@ -1,6 +1,7 @@
 """The fault run: the plan from the seed, each fault injected and watched until the
 pair recovers, the invariants, the way back to a healthy pair, and the report."""
 import concurrent.futures
+import hashlib
 import json
 import random
 import time
@@ -67,6 +68,11 @@ class Run:
             self.watch.stop()
             self.nodes.stop()
         return self.summary()
+
+    def digest(self):
+        """A short digest of the whole plan: every part of a soak must show the same one (the
+        draws follow the catalogue, which the code may change between parts)."""
+        return hashlib.sha256(json.dumps(self.plan, sort_keys=True).encode()).hexdigest()[:12]
 
     def planned(self):
         """(number, entry) of the faults this run executes."""
@@ -430,7 +436,8 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
     if part:
         say("this run: faults %d to %d of the plan" % part)
     started = time.monotonic()
-    extra = {}
+    extra = {"plan": "%d faults, digest %s" % (len(run.plan), run.digest())}
+    say("plan digest: %s" % run.digest())
     try:
         if reuse and frozen.reusable(lab, engine=engine):
             say("reusing the fault lab (group on %s)" % pair.active_node(lab))

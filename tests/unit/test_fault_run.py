@@ -33,6 +33,7 @@ def test_a_part_runs_those_faults_of_the_whole_plan_with_their_numbers_and_draws
     assert part.planned() == list(enumerate(whole.plan, 1))[50:100]
     assert [n for n, _ in part.planned()][::49] == [51, 100]
     assert len(whole.planned()) == 200
+    assert part.digest() == whole.digest() != Run(None, 1301, 200).digest()
 
 
 @pytest.mark.parametrize("text,why", [("1-", "not FIRST-LAST"), ("a-b", "not FIRST-LAST"), ("7", "not FIRST-LAST"),
