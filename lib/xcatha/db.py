@@ -485,12 +485,8 @@ def engine_for(name, unit=None, datadir=None, instance="db"):
 DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 
-def server_address(cfgloc_path):
-    """(host, port) of the database server cfgloc names; None for SQLite or without cfgloc."""
-    try:
-        cfgloc = read_cfgloc(cfgloc_path)
-    except OcfError:
-        return None
+def server_address(cfgloc):
+    """(host, port) of the database server a parsed cfgloc names; None for SQLite (no cfgloc)."""
     if cfgloc is None or cfgloc.engine not in DEFAULT_PORTS:
         return None
     try:
@@ -499,11 +495,10 @@ def server_address(cfgloc_path):
         return None
 
 
-def reachable(cfgloc_path, deadline, timeout=5.0):
-    """None when xCAT's database answers a login with cfgloc's credentials at cfgloc's host,
+def reachable(cfgloc, deadline, timeout=5.0):
+    """None when xCAT's database answers a login with a parsed cfgloc's credentials at its host,
     else why not.  xcatd started without it does not fail: it retries every 8 s and its
     start job hangs in "activating" for up to 600 s."""
-    cfgloc = read_cfgloc(cfgloc_path)
     if cfgloc is None:
         return None  # SQLite: files on the shared data, no server
     engine = engine_for(cfgloc.engine)

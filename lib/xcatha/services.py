@@ -47,10 +47,11 @@ class Xcatd(Daemon):
 
     def start(self, deadline):
         from xcatha import db
-        problem = db.reachable(self.cfgloc, deadline)
+        cfgloc = db.read_cfgloc(self.cfgloc, deadline)   # once, by a bounded child: it is on the shared storage
+        problem = db.reachable(cfgloc, deadline)
         if problem:
             raise OcfError(ExitCode.ERR_GENERIC, "xcatd needs its database, which does not answer: %s" % problem)
-        self._remember_database(db.server_address(self.cfgloc))
+        self._remember_database(db.server_address(cfgloc))
         super().start(deadline, ready=self.ready_with_tftp)
 
     def _remember_database(self, address):

@@ -160,3 +160,26 @@ def test_conserver_gets_a_short_grace_and_goconserver_its_units_stop():
     active = units.UnitState("conserver.service", {"ActiveState": "active"})
     assert services.Console("conserver", unit="conserver.service").stop_grace(active) == 1.0
     assert services.Console("goconserver", unit="goconserver.service").stop_grace(active) is None
+
+
+def test_xcatd_start_reads_cfgloc_once_by_a_bounded_child_then_asks_the_database(xcatd, runner):
+    """cfgloc is on the shared storage: read once by a child within the deadline (it was read
+    twice, in-process, where storage that hangs hangs the start); psql's answer as recorded
+    on the host (PostgreSQL 15, nothing listening)."""
+    from xcatha import db
+    refused = ('psql: error: connection to server at "192.0.2.10", port 5432 failed: Connection refused\n'
+               '\tIs the server running on that host and accepting TCP/IP connections?\n')
+    runner.expect(Call([run.python(), "-I", "-c", db.READ_CODE, "/etc/xcat/cfgloc"],
+                       stdout="Pg:dbname=xcatdb;host=192.0.2.10|xcatadm|secret\n"),
+                  Call(["psql", "-X", "-w", "-q", "-A", "-t", "-h", "192.0.2.10", "-U", "xcatadm", "-d", "xcatdb",
+                        "-c", "SELECT 1"], rc=2, stderr=refused, env={"PGPASSWORD": "secret"}))
+    with pytest.raises(OcfError, match="xcatd needs its database, which does not answer: postgresql at 192.0.2.10"):
+        xcatd.start(Deadline(60))
+
+
+def test_xcatd_start_on_storage_that_does_not_answer_fails_in_time(xcatd, runner):
+    from xcatha import db
+    runner.expect(Call([run.python(), "-I", "-c", db.READ_CODE, "/etc/xcat/cfgloc"],
+                       raises=run.CommandTimeout(["python3"], 10)))
+    with pytest.raises(OcfError, match="cannot read /etc/xcat/cfgloc: the shared storage does not answer"):
+        xcatd.start(Deadline(60))
