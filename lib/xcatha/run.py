@@ -46,11 +46,14 @@ class Result:
         return self.rc == 0
 
     def last_error_line(self):
-        """The line an admin needs: the last non-empty line of stderr, else of stdout."""
+        """The line an admin needs: the last non-empty line of stderr, else of stdout, passing
+        over indented hints below it (psql: "...failed: Connection refused", then "\tIs the
+        server running on that host...")."""
         for text in (self.stderr, self.stdout):
-            lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+            lines = [line for line in (text or "").splitlines() if line.strip()]
             if lines:
-                return log.redact(lines[-1])
+                said = [line for line in lines if not line[0].isspace()] or lines
+                return log.redact(said[-1].strip())
         return "exit status %d" % self.rc
 
     def __repr__(self):

@@ -34,6 +34,11 @@ def test_result_and_last_error_line():
     assert (result.rc, result.ok) == (3, False)
     assert result.last_error_line() == "the real reason"
     assert run.run(["false"]).last_error_line() == "exit status 1"
+    # psql's way (recorded on the host): the reason, then an indented hint
+    hinted = run.run(["sh", "-c", "printf 'psql: error: ... failed: Connection refused\\n\\tIs the server running on "
+                                  "that host and accepting TCP/IP connections?\\n' >&2; exit 2"])
+    assert hinted.last_error_line() == "psql: error: ... failed: Connection refused"
+    assert run.run(["sh", "-c", "echo '  only indented' >&2; exit 1"]).last_error_line() == "only indented"
 
 
 def test_timeout_kills_the_command():
