@@ -49,6 +49,10 @@ def report(resource, unit, environ):
     if job is None:
         return "%s stopped; systemd cannot say whether on request: not reported" % unit
     if job:
+        if environ.get("SERVICE_RESULT", "success") != "success":
+            # a start that failed (its job is the start) or a stop that did not end cleanly:
+            # the job's own result, which its caller (the agent) reports
+            return "%s ended (%s) while job %s ran: that job's failure, not reported here" % (unit, how(environ), job)
         return "%s stopped on request (job %s)" % (unit, job)
     node = local_node()
     if not node or not runs_here(resource, node):

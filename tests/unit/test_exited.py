@@ -29,6 +29,17 @@ def test_a_restart_by_xcat_or_a_stop_by_the_agent_is_a_job_and_not_reported(runn
     assert said == "isc-dhcp-server.service stopped on request (job 539)"
 
 
+def test_a_failed_start_runs_the_hook_during_its_start_job_and_is_not_called_a_request(runner):
+    """A start that fails runs ExecStopPost while the start job is pending (lab journal:
+    "postgresql@15-main.service stopped on request (job 210)" after a failed start); the
+    agent's start reports that failure, the hook only says what it was."""
+    runner.expect(Call(JOB, stdout="210\n"))
+    said = exited.report("dhcpd", "isc-dhcp-server.service", {"SERVICE_RESULT": "exit-code", "EXIT_CODE": "exited",
+                                                               "EXIT_STATUS": "1"})
+    assert said == ("isc-dhcp-server.service ended (SERVICE_RESULT=exit-code, EXIT_CODE=exited, EXIT_STATUS=1) "
+                    "while job 210 ran: that job's failure, not reported here")
+
+
 def test_a_death_where_pacemaker_does_not_run_the_resource_is_not_reported(runner):
     """xcatha activate without a cluster, the bench's stock group: a failure there would count
     against a node that runs nothing."""
