@@ -7,6 +7,7 @@ whose unit file exists wins; an agent's ``unit`` parameter overrides it.
 """
 import os
 import re
+import time
 
 from xcatha import run
 from xcatha.log import log
@@ -282,9 +283,23 @@ def control_group(unit):
 
 
 # ---------------------------------------------------------------- driving units
-def show(unit, *properties, deadline=None):
-    result = run.run([SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)],
-                     timeout=10, deadline=deadline)
+# `systemctl show` fails only when systemd cannot be asked (a unit it does not know has
+# LoadState=not-found): a daemon-reexec or a dying node.  Asked again after these pauses
+# before the failure stands: a probe on the passive node that answered "error" when systemd
+# was briefly gone made Pacemaker restart the database and xcatd on the active node (fault
+# run of seed 1300, fault 42: "Failed to get properties: Transport endpoint is not connected").
+SHOW_RETRY_PAUSES = (0.5, 1.5)
+
+
+def show(unit, *properties, deadline=None, pauses=SHOW_RETRY_PAUSES):
+    argv = [SYSTEMCTL, "show", unit, "--property=" + ",".join(properties)]
+    result = run.run(argv, timeout=10, deadline=deadline)
+    for pause in pauses:
+        if result.ok or (deadline is not None and deadline.remaining() < pause + 1.0):
+            break
+        log.info("systemctl show %s failed (%s): asking again in %.1f s", unit, result.last_error_line(), pause)
+        time.sleep(pause)
+        result = run.run(argv, timeout=10, deadline=deadline)
     if not result.ok:
         # Not knowing is no answer: "stopped" here would let a second copy start elsewhere.
         raise OcfError(ExitCode.ERR_GENERIC, "systemctl show %s failed: %s" % (unit, result.last_error_line()))
@@ -464,7 +479,8 @@ def why_not_started(unit, result, deadline):
     """What the admin reads in pcs status: the unit's own line that names the cause, and
     systemd's verdict.  systemctl itself only says where to look ("See systemctl status ...")."""
     try:
-        values = show(unit, "Result", "ExecMainStatus", "InvocationID", deadline=deadline)
+        # not asked again: the failure to report is the start's, systemctl's own line will do
+        values = show(unit, "Result", "ExecMainStatus", "InvocationID", deadline=deadline, pauses=())
         verdict = values.get("Result") or "failed"
         if values.get("ExecMainStatus", "0") not in ("", "0"):
             verdict += ", status %s" % values["ExecMainStatus"]
