@@ -9,7 +9,7 @@ import os
 import re
 import time
 
-from xcatha import run
+from xcatha import processes, run
 from xcatha.log import log
 from xcatha.ocf import ExitCode, OcfError
 
@@ -331,13 +331,14 @@ class UnitState:
 
     @property
     def main_alive(self):
-        return self.main_pid > 0 and os.path.exists("/proc/%d" % self.main_pid)
+        # a zombie is dead: systemd may not have reaped a main process just SIGKILLed (seen in
+        # make test: an xcatd stop failed on its own killed main pid, and the node was fenced)
+        return self.main_pid > 0 and processes.alive(self.main_pid)
 
     def processes(self):
         """Every live process of the unit (its cgroup): units generated from init
         scripts have no main pid, and a service may fork children of its own."""
-        from xcatha.processes import unit_processes
-        return unit_processes(self.control_group) if self.control_group else []
+        return processes.unit_processes(self.control_group) if self.control_group else []
 
     @property
     def running(self):

@@ -1,4 +1,8 @@
 """The distro tables: unit names, data directories and the DHCP config per distro, read from os-release."""
+import os
+import signal
+import time
+
 import pytest
 
 from xcatha import run, services, units
@@ -319,3 +323,23 @@ def test_a_failed_start_without_the_journal_says_systemds_verdict_and_where_to_l
     assert error.value.reason == ('postgresql@15-main.service did not start: See "systemctl status '
                                   'postgresql@15-main.service" and "journalctl -xeu postgresql@15-main.service" '
                                   'for details.')
+
+
+def test_a_main_process_killed_but_not_yet_reaped_is_not_alive():
+    """systemd reaps a SIGKILLed main pid a moment later: until then /proc/<pid> exists as a
+    zombie.  Counting it alive failed an xcatd stop in make test (and fenced the node)."""
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    try:
+        state = units.UnitState("xcatd.service", {"ActiveState": "deactivating", "MainPID": str(child)})
+        assert state.main_alive
+        os.kill(child, signal.SIGKILL)
+        while open("/proc/%d/stat" % child).read().rsplit(")", 1)[1].split()[0] != "Z":
+            time.sleep(0.01)
+        assert os.path.exists("/proc/%d" % child)   # the zombie, as systemd leaves it for a moment
+        assert not state.main_alive
+    finally:
+        os.waitpid(child, 0)
+    assert not state.main_alive
