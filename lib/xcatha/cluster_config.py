@@ -100,6 +100,7 @@ def _types():
         ("named", "unit"): ocf.UnitName(), ("xcatd", "port"): ocf.Integer(1, 65535), ("xcatd", "tftp"): ocf.Boolean(),
         ("timings", "resource_stickiness"): score, ("timings", "migration_threshold"): _Score(minimum=0),
         ("timings", "failure_timeout"): _Duration(), ("timings", "layout"): ocf.Choice(*LAYOUTS),
+        ("timings", "start_failure_is_fatal"): ocf.Boolean(),
         ("quorum", "arbiter_port"): ocf.Integer(1, 65535),
         ("node", "address"): ocf.IPAddress(), ("node", "fence_agent"): _FenceAgent(),
         ("node", "fence_delay"): _Duration(),
@@ -392,6 +393,13 @@ def pcs_commands(config, with_secrets=True):
         commands.append(["constraint", "colocation", "set", *tail, "sequential=false", "set", GROUP,
                          "setoptions", "score=INFINITY", "id=" + COLOCATION_ID])
     commands.append(["property", "set", "stonith-enabled=true"])
+    # Pacemaker's default (true) bans a resource from a node after one failed start there: an only
+    # survivor, its peer dead for good, whose takeover met a transient failure (a daemon killed
+    # mid-start) would run no MN until failure-timeout.  false: a failed start counts once toward
+    # migration-threshold, as a failed monitor does; hard errors (rc 2, 5, 6) still ban at once.
+    from xcatha.ocf import Boolean
+    fatal = "true" if Boolean().convert(timings.get("start_failure_is_fatal", "false")) else "false"
+    commands.append(["property", "set", "start-failure-is-fatal=" + fatal])
     commands.append(alert_command(config))
     return commands
 

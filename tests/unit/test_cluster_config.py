@@ -83,6 +83,7 @@ def test_render_is_valid_and_complete(rendered):
     assert {n.get("name"): n.get("value") for n in fence.iter("nvpair")}["password"] == "labpass"
     assert root.find(".//rsc_location[@rsc='fence-host1'][@node='host1']").get("score") == "-INFINITY"
     assert root.find(".//nvpair[@name='stonith-enabled']").get("value") == "true"
+    assert root.find(".//nvpair[@name='start-failure-is-fatal']").get("value") == "false"
 
 
 def test_second_render_changes_nothing(rendered):

@@ -108,6 +108,19 @@ def test_apply_makes_an_older_pairs_order_not_symmetrical_without_a_restart(runn
     expect_apply(runner, tmp_path, monkeypatch, load(tmp_path), older, patch)
 
 
+def test_apply_makes_an_older_pairs_failed_starts_not_fatal_without_force(runner, tmp_path, monkeypatch):
+    """A pair set up before start-failure-is-fatal=false: crm_diff's patch (on the build host,
+    the older CIB being the render without that property) creates one property, deletes nothing."""
+    older = "\n".join(line for line in fixture("cib-layout-parallel.xml").splitlines()
+                      if "start-failure-is-fatal" not in line)
+    patch = fixture("crm_diff-start-failure-not-fatal.xml")
+    assert cluster_config.removals(patch) == []
+    created = ET.fromstring(patch).find("change[@operation='create']/nvpair")
+    assert (created.get("name"), created.get("value")) == ("start-failure-is-fatal", "false")
+    assert ["property", "set", "start-failure-is-fatal=false"] in cluster_config.pcs_commands(load(tmp_path))
+    expect_apply(runner, tmp_path, monkeypatch, load(tmp_path), older, patch)
+
+
 def expect_apply(runner, tmp_path, monkeypatch, config, live, patch):
     """apply without --force: the live CIB and crm_diff's patch as given, then the patch pushed."""
     workdir = tmp_path / "cib"
