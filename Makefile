@@ -172,8 +172,9 @@ unit-pythons:
 	done; \
 	if [ -n "$$skipped" ]; then echo "unit tier NOT run on python:$$skipped (see SKIPPED above)"; fi
 
+# --durations: the slowest tests named in every run (CI's included), against the 60-minute budget
 test: deps install-deb rpm venv lint unit-pythons
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --durations=20 $(PYTEST_ARGS)
 
 demo: deps venv
 	PYTHONPATH=$(CURDIR)/tests $(TESTPY) -m lab.demo
