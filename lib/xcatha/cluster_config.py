@@ -376,30 +376,30 @@ def pcs_commands(config, with_secrets=True):
         commands.append(["stonith", "create", node.fence_id, node.fence["agent"], *options,
                          "pcmk_host_list=%s" % node.name, "op", "monitor", "interval=60s"])
         commands.append(["constraint", "location", node.fence_id, "avoids", node.name])
-    for name, params in resource_params(config).items():
-        options = ["%s=%s" % item for item in params.items()]
-        group = ["--group", GROUP] if name in in_group else []
-        commands.append(["resource", "create", name, "ocf:xcat:" + name, *options, *group])
     meta = ["resource-stickiness=%s" % timings.get("resource_stickiness", "100"),
             "migration-threshold=%s" % timings.get("migration_threshold", "3"),
             "failure-timeout=%s" % timings.get("failure_timeout", "10min")]
+    for name, params in resource_params(config).items():
+        options = ["%s=%s" % item for item in params.items()]
+        # a group member inherits the group's meta attributes; a service beside the group has its
+        # own, given at create (one pcs run each is most of apply's time)
+        own = ["--group", GROUP] if name in in_group else ["meta", *meta]
+        commands.append(["resource", "create", name, "ocf:xcat:" + name, *options, *own])
     commands.append(["resource", "meta", GROUP, *meta])
     tail = [name for name in MEMBERS if name not in in_group]
     if tail:
-        # what a group member inherits from the group, each service has of its own
-        commands.extend(["resource", "meta", name, *meta] for name in tail)
         commands.append(["constraint", "order", "set", GROUP, "set", *tail, "sequential=false",
                          "setoptions", "id=" + ORDER_ID, "symmetrical=false"])
         commands.append(["constraint", "colocation", "set", *tail, "sequential=false", "set", GROUP,
                          "setoptions", "score=INFINITY", "id=" + COLOCATION_ID])
-    commands.append(["property", "set", "stonith-enabled=true"])
-    # Pacemaker's default (true) bans a resource from a node after one failed start there: an only
-    # survivor, its peer dead for good, whose takeover met a transient failure (a daemon killed
-    # mid-start) would run no MN until failure-timeout.  false: a failed start counts once toward
-    # migration-threshold, as a failed monitor does; hard errors (rc 2, 5, 6) still ban at once.
+    # Pacemaker's default start-failure-is-fatal (true) bans a resource from a node after one failed
+    # start there: an only survivor, its peer dead for good, whose takeover met a transient failure
+    # (a daemon killed mid-start) would run no MN until failure-timeout.  false: a failed start
+    # counts once toward migration-threshold, as a failed monitor does; hard errors (rc 2, 5, 6)
+    # still ban at once.
     from xcatha.ocf import Boolean
     fatal = "true" if Boolean().convert(timings.get("start_failure_is_fatal", "false")) else "false"
-    commands.append(["property", "set", "start-failure-is-fatal=" + fatal])
+    commands.append(["property", "set", "stonith-enabled=true", "start-failure-is-fatal=" + fatal])
     commands.append(alert_command(config))
     return commands
 

@@ -32,9 +32,11 @@ def test_parallel_is_the_default_chain_in_the_group_services_beside_it(tmp_path)
                if command[:2] == ["resource", "create"]}
     assert creates == {"vip": True, "shared-data": True, "db": True, "xcatd": True,
                        "named": False, "dhcpd": False, "conserver": False, "http": False}
+    # what a member inherits from the group, each service beside it is given at its create
+    assert [command[-4:] for command in commands if command[:2] == ["resource", "create"]
+            and command[2] in TAIL] == [["meta", *META]] * len(TAIL)
     assert commands[len(creates):] == [
         ["resource", "meta", "xcatmn", *META],
-        *[["resource", "meta", name, *META] for name in TAIL],
         ["constraint", "order", "set", "xcatmn", "set", *TAIL, "sequential=false", "setoptions",
          "id=xcatmn-then-services", "symmetrical=false"],
         ["constraint", "colocation", "set", *TAIL, "sequential=false", "set", "xcatmn", "setoptions",
@@ -117,8 +119,21 @@ def test_apply_makes_an_older_pairs_failed_starts_not_fatal_without_force(runner
     assert cluster_config.removals(patch) == []
     created = ET.fromstring(patch).find("change[@operation='create']/nvpair")
     assert (created.get("name"), created.get("value")) == ("start-failure-is-fatal", "false")
-    assert ["property", "set", "start-failure-is-fatal=false"] in cluster_config.pcs_commands(load(tmp_path))
+    assert ["property", "set", "stonith-enabled=true", "start-failure-is-fatal=false"] in \
+        cluster_config.pcs_commands(load(tmp_path))
     expect_apply(runner, tmp_path, monkeypatch, load(tmp_path), older, patch)
+
+
+def test_apply_takes_an_older_pairs_meta_order_without_force(runner, tmp_path, monkeypatch):
+    """A pair rendered when each service beside the group got its meta attributes from a
+    `pcs resource meta` after its create: crm_diff's patch (on the build host, from that render
+    to this one) only moves elements, so apply needs no --force (in the lab no service's main
+    pid changed)."""
+    patch = fixture("crm_diff-meta-given-at-create.xml")
+    assert cluster_config.removals(patch) == []
+    assert {change.get("operation") for change in ET.fromstring(patch)} == {"move"}
+    expect_apply(runner, tmp_path, monkeypatch, load(tmp_path), fixture("cib-layout-parallel-meta-after-create.xml"),
+                 patch)
 
 
 def expect_apply(runner, tmp_path, monkeypatch, config, live, patch):

@@ -71,8 +71,9 @@ def test_going_back_from_kea_to_isc_is_no_admin_parameter_to_keep(tmp_path):
     settings = cluster_config._admin_settings(cib_with_backend("kea"), config)
     assert settings["dhcpd"]["instance"] == {}
     creates = [c for c in cluster_config.pcs_commands(config) if c[:3] == ["resource", "create", "dhcpd"]]
-    # The default (parallel) layout: dhcpd runs beside the group, not in it.
-    assert creates == [["resource", "create", "dhcpd", "ocf:xcat:dhcpd", "backend=isc"]]
+    # The default (parallel) layout: dhcpd runs beside the group, not in it (its meta attributes its own).
+    assert [create[:5] for create in creates] == [["resource", "create", "dhcpd", "ocf:xcat:dhcpd", "backend=isc"]]
+    assert creates[0][5] == "meta" and not [option for option in creates[0][6:] if option.startswith("backend")]
 
 
 def test_apply_back_to_isc_pushes_the_changed_backend(runner, tmp_path, monkeypatch):
