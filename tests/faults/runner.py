@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from lab import arbiter, frozen, pair
+from lab.config import LabConfig
 from lab.util import LabError, log
 
 from . import cluster, kinds
@@ -19,8 +20,11 @@ TABLE = "fault_rows"
 WORKDIR = Path("/var/lib/xcatha-lab-faults")
 
 
-def new_lab(**settings):
-    """The fault lab: prefix xhf, 192.168.75.0/24, next to the default lab."""
+def new_lab(default=False, **settings):
+    """The fault lab: prefix xhf, 192.168.75.0/24, next to the default lab; or (default) the
+    default lab itself (xha: the cluster tests' and make demo's)."""
+    if default:
+        return pair.prepare(LabConfig(**settings))
     return frozen.new_lab("xhf", "192.168.75", WORKDIR, **settings)
 
 
@@ -423,14 +427,16 @@ def by_kind(run):
 
 # ---------------------------------------------------------------- the whole run
 def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse=False, keep=False, say=print,
-              with_arbiter=False, engine="postgresql", part=None):
+              with_arbiter=False, engine="postgresql", part=None, default_lab=False, snapshot=True):
     """Build (or reuse) the fault lab on xCAT's database in `engine`, run the plan, tear
-    the lab down (unless keep), write the report; returns (summary, report path)."""
+    the lab down (unless keep), write the report; returns (summary, report path).
+    default_lab: run in the default lab instead, which boots the snapshot the cluster tests'
+    build of the same pair kept; snapshot: keep the built pair as the lab's snapshot."""
     seed = random.SystemRandom().randrange(1, 2 ** 31) if seed is None else seed
     say("faults: seed %d, engine %s" % (seed, engine))
     plan = kinds.draw_plan(random.Random(seed), count, kind_names, engine)
-    run = Run(new_lab(shared_storage="fuse" if kinds.needs_storage(plan, engine) else ""), seed, count, kind_names,
-              bound, say, engine, part)
+    storage = "fuse" if kinds.needs_storage(plan, engine) else ""
+    run = Run(new_lab(default_lab, shared_storage=storage), seed, count, kind_names, bound, say, engine, part)
     lab = run.lab
     say("plan: " + ", ".join(entry["kind"] for entry in run.plan))
     if part:
@@ -443,7 +449,7 @@ def fault_run(count, seed=None, kind_names=None, bound=BOUND, report=None, reuse
             say("reusing the fault lab (group on %s)" % pair.active_node(lab))
         else:
             say("building the fault lab (%s, %s.0/24)" % (lab.cfg.prefix, lab.cfg.net))
-            frozen.build(lab, engine)
+            frozen.build(lab, engine, keep=snapshot)
             extra["build"] = "%.0f s" % (time.monotonic() - started)
         if with_arbiter and not arbiter.running(lab):
             say("setting up the arbiter (corosync-qnetd in the client namespace, [quorum] arbiter)")

@@ -19,10 +19,10 @@ def new_lab(prefix, net, workdir, **settings):
                                   workdir=os.environ.get(env + "WORKDIR", workdir), **settings))
 
 
-def build(lab, engine="postgresql"):
-    """From nothing to group xcatmn running, on xCAT's database in `engine`."""
+def build(lab, engine="postgresql", keep=True):
+    """From nothing to group xcatmn running, on xCAT's database in `engine` (keep: pair.build's)."""
     lab.down()
-    pair.build(lab, engine)
+    pair.build(lab, engine, keep)
 
 
 def reusable(lab, group_running=True, engine="postgresql"):

@@ -39,10 +39,11 @@ def new_lab():
     return prepare(LabConfig())
 
 
-def build(lab, engine="postgresql"):
+def build(lab, engine="postgresql", keep=True):
     """From nothing to the group running, the way an admin does it: nodes and a cluster with
     fencing, then `xcatha setup begin`, (stand-in) xCAT installed, `xcatha setup finish` —
-    standby host2 first, as the seed says — and `xcatha cluster-config apply`."""
+    standby host2 first, as the seed says — and `xcatha cluster-config apply`.  keep: save the
+    built pair as the lab's snapshot (costs a shutdown and a boot: for a pair built again)."""
     started = time.monotonic()
     if xcat.real():
         lab.cfg.save()  # the snapshot's key includes the lab's settings
@@ -70,7 +71,7 @@ def build(lab, engine="postgresql"):
     xcat.check(first.exec(["xcatha", "cluster-config", "apply", "-c", NODE_CONFIG], timeout=300),
                "xcatha cluster-config apply")
     wait_group_started(lab, timeout=180)
-    if xcat.real():
+    if xcat.real() and keep:
         snapshot.save(lab, wanted, engine, lambda: wait_group_started(lab, timeout=240))
     log.info("pair: built in %.1f s; group on %s", time.monotonic() - started, active_node(lab))
 
