@@ -579,13 +579,19 @@ class FaultDuringFailover(Fault):
            "shared data, xcatd): the database server or xcatd killed (-9) mid-start, the survivor's corosync "
            "restarted (systemctl restart corosync: its Pacemaker goes with it), or the survivor crashed too "
            "(booted again after 10 s, as a node that panics does: nobody fences an only survivor); the pair "
-           "must converge on exactly one MN without losing a committed row")
+           "must converge on exactly one MN without losing a committed row. After a kill mid-start the crashed "
+           "node stays dead (its vBMC powers it off but never on: a board that died) until the recovery is "
+           "judged: the survivor alone must become the MN")
     expected = None
     bound = 180.0
     SECONDS = {"kill-db": "db", "kill-xcatd": "xcatd", "restart-corosync": None, "crash-survivor": None}
     STAGES = ("vip", "db", "xcatd")
     WAIT = 150.0
     REBOOT_AFTER = 10.0
+    # the second faults the survivor must get over alone: a box that died of a hardware fault
+    # does not come back to take the group (crash-survivor leaves no quorum without the peer,
+    # two_node's wait_for_all: that one needs the crashed node, or an arbiter)
+    STAYS_DEAD = ("kill-db", "kill-xcatd")
 
     per_engine = True
 
@@ -612,6 +618,9 @@ class FaultDuringFailover(Fault):
                                                               self.params["stage"])
 
     def inject(self):
+        if self.params["second"] in self.STAYS_DEAD:
+            self.node().dead_flag.touch()
+            self.notes.append("%s stays dead until the recovery is judged" % self.target)
         self.lab.crash(self.target)
         self.thread = threading.Thread(target=self.second, name="second-fault", daemon=True)
         self.thread.start()
@@ -678,6 +687,8 @@ class FaultDuringFailover(Fault):
         self._stop.set()
         if self.thread:
             self.thread.join(30)
+        # the box is repaired: the run powers it on (Runner.power_on_left_off)
+        self.node().dead_flag.unlink(missing_ok=True)
         self.healed = True
 
 

@@ -120,6 +120,11 @@ class Node:
     def running(self) -> bool:
         return self.init_pid is not None
 
+    @property
+    def dead_flag(self) -> Path:
+        """While this file exists the node's vBMC does not power it on: a box dead for good."""
+        return self.dir / "dead"
+
     @contextlib.contextmanager
     def _power_lock(self):
         """Serialises boot/crash between the tests, the CLI and the vBMCs."""

@@ -11,6 +11,11 @@ switches power on at once (status reports on) and the OS boots after
 `bmc_boot_delay` seconds (firmware/POST time).  The delay also keeps a fenced
 node from rejoining before the fencing result reached the survivor, which
 makes Pacemaker stop it with "We were allegedly just fenced".
+
+A box that died of a hardware fault stays off whatever it is told: while the
+file `<node dir>/dead` (Node.dead_flag) exists, "on" does nothing (status stays off), and
+fence_ipmilan's reboot still counts as done (the power-off it verifies did
+happen), as with a real dead board.
 """
 
 import argparse
@@ -52,6 +57,9 @@ class NodeBmc(pyghmi_bmc.Bmc):
         self.node.crash()
 
     def power_on(self):
+        if self.node.dead_flag.exists():
+            log.info("vbmc %s: power on: the box is dead, nothing happens", self.node.name)
+            return
         if self.get_power_state() == "on":
             log.info("vbmc %s: power on: already on", self.node.name)
             return

@@ -1,6 +1,7 @@
 """The fault run's pure parts: the plan a seed draws, and the invariants checked on
 samples recorded while faults run (tests/faults)."""
 import random
+import threading
 
 import pytest
 
@@ -242,6 +243,64 @@ def test_flapping_powers_on_a_peer_lost_before_its_join_since_nothing_fences_it(
     assert fault.rejoined() and lab.booted == ["host2"]
     assert fault.notes == ["crash 2: lost before its join completed, not fenced; powered on by the lab"]
 
+
+
+class _DeadBoxNode:
+    def __init__(self, directory):
+        self.name, self.dead_flag, self.crashed, self.booted = "host1", directory / "dead", 0, 0
+
+    def crash(self):
+        self.crashed += 1
+
+    def boot(self, wait=False):
+        self.booted += 1
+
+
+class _DeadBoxLab:
+    def __init__(self, directory):
+        self.cfg = type("cfg", (), {"node_names": ["host1", "host2"]})()
+        self.host1 = _DeadBoxNode(directory)
+
+    def node(self, name):
+        assert name == "host1"
+        return self.host1
+
+    def crash(self, name):
+        self.node(name).crash()
+
+
+@pytest.mark.parametrize("second,stays_dead", [("kill-db", True), ("kill-xcatd", True),
+                                                ("restart-corosync", False), ("crash-survivor", False)])
+def test_a_kill_during_the_takeover_leaves_the_crashed_box_dead_until_healed(tmp_path, monkeypatch, second,
+                                                                               stays_dead):
+    """The survivor must become the MN alone: the crashed node's vBMC powers it off (fencing
+    succeeds) but never on, until heal() repairs the box."""
+    lab = _DeadBoxLab(tmp_path)
+    fault = kinds.FaultDuringFailover(lab, "host1", {"second": second, "stage": "db"})
+    monkeypatch.setattr(fault, "second", lambda: None)  # no second fault: only the first one's power
+    fault.inject()
+    assert lab.host1.crashed == 1 and lab.host1.dead_flag.exists() is stays_dead
+    assert ("host1 stays dead until the recovery is judged" in fault.notes) is stays_dead
+    fault.heal()
+    assert not lab.host1.dead_flag.exists() and fault.healed
+    fault.heal()  # idempotent
+
+
+def test_a_dead_box_is_not_powered_on_and_reports_off(tmp_path):
+    from lab import vbmc
+    node = _DeadBoxNode(tmp_path)
+    node.nspawn_pid = None
+    bmc = object.__new__(vbmc.NodeBmc)  # without pyghmi's socket
+    bmc.node, bmc.boot_delay, bmc._power_on_pending, bmc._generation = node, 30.0, False, 0
+    bmc._lock = threading.Lock()
+    node.dead_flag.touch()
+    bmc.power_on()
+    assert bmc.get_power_state() == "off" and not bmc._power_on_pending
+    node.dead_flag.unlink()
+    bmc.power_on()
+    assert bmc._power_on_pending and bmc.get_power_state() == "on"
+    bmc.power_off()  # cancels the pending boot
+    assert bmc.get_power_state() == "off" and node.booted == 0
 
 
 def test_a_fault_report_keeps_the_probe_results_a_crashed_node_could_not_log():
