@@ -173,6 +173,32 @@ def _fence_devices(cib_xml):
     return devices
 
 
+def _endless_power_on_waits(cib_xml):
+    """Fence devices whose agent, run by Pacemaker, waits for a rebooted box to power on with no
+    limit of its own (fence-agents' disable_timeout, true under pacemaker-fenced): a box whose
+    board died never does, its reboot times out, and the peer never takes over."""
+    import xml.etree.ElementTree as ET
+    findings, has_option = [], {}
+    for primitive in ET.fromstring(cib_xml).iter("primitive"):  # noqa: S314 - our own cluster's CIB
+        if primitive.get("class") != "stonith":
+            continue
+        values = {nvpair.get("name"): nvpair.get("value", "") for nvpair in primitive.iter("nvpair")}
+        if values.get("disable_timeout", "").lower() in ("0", "false", "no", "off"):
+            continue
+        agent = primitive.get("type")
+        if agent not in has_option:
+            metadata = run.run(["crm_resource", "--show-metadata", "stonith:" + agent], timeout=30, quiet=True)
+            has_option[agent] = metadata.ok and 'name="disable_timeout"' in metadata.stdout
+        if has_option[agent]:
+            hosts = values.get("pcmk_host_list") or primitive.get("id")
+            findings.append(Finding(WARN, "%s (%s) waits for a rebooted %s to power on with no limit: if its board "
+                                    "dies, its fencing never completes and the peer never takes over"
+                                    % (primitive.get("id"), agent, hosts),
+                                    "fence_disable_timeout = false in [node %s] of cluster.conf, then xcatha "
+                                    "cluster-config apply" % hosts))
+    return findings
+
+
 def record_versions(config, node):
     """This host's versions as permanent node attributes, and with its clock in the shared data
     (parity), for the peer's check to compare."""
@@ -231,6 +257,7 @@ def _cluster_checks(me, peer, config):
             findings.append(Finding(WARN, "fencing of %s is configured (%s) but never tested" % (
                 node.name, " ".join(running)), "pcs stonith fence %s (reboots it) during a maintenance window"
                 % node.name))
+    findings += _endless_power_on_waits(cib.stdout)
     two_node = run.run(["corosync-cmapctl", "-g", "quorum.two_node"], timeout=30, quiet=True)
     if two_node.ok and two_node.stdout.strip().endswith("= 1"):
         findings.append(Finding(OK, "corosync two_node is set"))

@@ -13,6 +13,8 @@ QUIET = ["--query", "--quiet"]
 SYNC_PATH_ENABLED = Call(["systemctl", "is-enabled", "xcatha-sync.path"], stdout="enabled\n")
 SYNC_PATH_STATE = ["systemctl", "show", "xcatha-sync.path", "--property=ActiveState,Result"]
 SYNC_PATH_WATCHING = Call(SYNC_PATH_STATE, stdout="Result=success\nActiveState=active\n")  # as the lab's says
+METADATA_IPMILAN = Call(["crm_resource", "--show-metadata", "stonith:fence_ipmilan"],
+                        stdout=fixture("crm_resource-metadata-fence_ipmilan.xml"))
 
 
 @pytest.fixture
@@ -44,6 +46,7 @@ def test_check_writes_nothing(runner, host1):
         Call(["stonith_admin", "--history", "host2"],
              stdout="reboot of host2 successful: delegate=host1, client=stonith_admin.4103, origin=host1, "
                     "completed='2026-11-29 15:03:31Z'\n"),
+        METADATA_IPMILAN,   # once for both devices: the recorded CIB sets no disable_timeout
         Call(["corosync-cmapctl", "-g", "quorum.two_node"], stdout="quorum.two_node (u8) = 1\n"),
         Call(["systemctl", "is-enabled", "xcatha-backup.timer"], stdout="enabled\n"),
         Call(["cibadmin", "--query", "--scope", "nodes"], stdout=fixture("cib-nodes-after-crash.xml")),
@@ -53,6 +56,26 @@ def test_check_writes_nothing(runner, host1):
     assert findings["host2 has recorded no versions in the shared data"] == preflight.WARN
     assert findings["fencing of host1 is configured (fence-host1) but never tested"] == preflight.WARN
     assert findings["host2 can be fenced (fence-host2) and has been, successfully"] == preflight.OK
+    for node in ("host1", "host2"):
+        assert findings["fence-%s (fence_ipmilan) waits for a rebooted %s to power on with no limit: if its board "
+                        "dies, its fencing never completes and the peer never takes over" % (node, node)] == \
+            preflight.WARN
+
+
+def test_a_fence_device_that_stops_waiting_for_power_on_is_no_finding(runner):
+    """disable_timeout=false (cluster-config/xcatha.conf's fence_disable_timeout) on one device: no
+    metadata asked for it; the other's agent (fence_kdump, which waits for its own message) has no
+    such option: nothing to say."""
+    cib = fixture("cib.xml").replace(
+        '<nvpair id="fence-host1-instance_attributes-power_wait" name="power_wait" value="0"/>',
+        '<nvpair id="fence-host1-instance_attributes-power_wait" name="power_wait" value="0"/>'
+        '<nvpair id="fence-host1-instance_attributes-disable_timeout" name="disable_timeout" value="false"/>')
+    cib = cib.replace('<primitive id="fence-host2" class="stonith" type="fence_ipmilan">',
+                      '<primitive id="fence-host2" class="stonith" type="fence_kdump">')
+    assert 'name="disable_timeout" value="false"' in cib and 'type="fence_kdump"' in cib
+    runner.expect(Call(["crm_resource", "--show-metadata", "stonith:fence_kdump"],
+                       stdout=fixture("crm_resource-metadata-fence_kdump.xml")))
+    assert preflight._endless_power_on_waits(cib) == []
 
 
 def test_check_recommends_the_step_that_leaves_the_mn_running(runner, host1):
