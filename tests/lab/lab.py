@@ -100,6 +100,7 @@ class Lab:
         self._remove_cgroups()
         for n in nodes:
             n.forget_pid()
+            n.dead_flag.unlink(missing_ok=True)   # a run killed during a dead-box fault left it
         left = self.leftovers()
         if left:
             raise LabError("down: left behind:\n  " + "\n  ".join(left))
