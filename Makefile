@@ -42,6 +42,8 @@ APT_LAB     := systemd-container ipmitool postgresql mariadb-server mariadb-clie
 XCAT_SRC    ?=
 export XCAT_SRC
 TEST_PIP    := pytest hypothesis pyghmi ruff vermin
+# the unit tier's under every Python (pyghmi: the lab's vBMC, unit-tested)
+UNIT_PIP    := pytest hypothesis pyghmi
 # Every Python the package supports: EL8/SLES 15 via a 3.9+ stream, Debian 12 3.11, EL10 3.12, newer 3.13.
 PYTHONS     ?= 3.9 3.11 3.12 3.13
 PYENV_ROOT  ?= $(HOME)/.pyenv
@@ -168,9 +170,10 @@ unit-pythons:
 	    echo "SKIPPED python$$v: no pyenv build in $(PYENV_ROOT)/versions (nor could pyenv make one), no python$$v on PATH"; \
 	    skipped="$$skipped $$v"; continue; fi; \
 	  env=$(VENV)-$$v; \
-	  if [ ! -e $$env/.done ] || [ setup.cfg -nt $$env/.done ]; then \
+	  if [ "$$(cat $$env/.done 2>/dev/null)" != "$(UNIT_PIP)" ] || [ setup.cfg -nt $$env/.done ]; then \
 	    rm -rf $$env && $$py -m venv $$env && \
-	    $$env/bin/python -m pip install -q --disable-pip-version-check -e . pytest hypothesis && touch $$env/.done; fi; \
+	    $$env/bin/python -m pip install -q --disable-pip-version-check -e . $(UNIT_PIP) && \
+	    echo "$(UNIT_PIP)" > $$env/.done; fi; \
 	  echo "== unit tier on $$($$env/bin/python -V) ($$py)"; \
 	  $$env/bin/pytest -q -p no:randomly tests/unit $(PYTEST_ARGS) || failed="$$failed $$v"; \
 	done; \
