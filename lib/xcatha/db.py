@@ -180,6 +180,16 @@ class Engine:
             units.start(self.unit, deadline)
         self.wait_until_serving(cfgloc, deadline)
 
+    def why_down(self, reason, deadline):
+        """The reason a monitor gives for a server that is down: on a full filesystem that comes
+        first (MariaDB aborts there and cannot start until space is freed), so that `pcs status`
+        says what to do at the first failed monitor, not after a start has waited for space."""
+        free = free_space(self.datadir, deadline) if self.datadir else None
+        if free is None or free >= MIN_FREE:
+            return reason
+        return "the filesystem of %s is full (%d MB free): free space there; %s" % (
+            self.datadir, free // 2 ** 20, reason)
+
     def wait_until_serving(self, cfgloc, deadline):
         last = "no answer"
         while True:
@@ -211,7 +221,9 @@ class Engine:
 
     def monitor(self, cfgloc_path, depth, deadline):
         code, reason = self.server_status(deadline)
-        if code != ExitCode.SUCCESS or depth < 10:
+        if code != ExitCode.SUCCESS:
+            return code, self.why_down(reason, deadline)
+        if depth < 10:
             return code, reason
         cfgloc = read_cfgloc(cfgloc_path, deadline)
         if cfgloc is None:

@@ -293,3 +293,28 @@ def test_the_sqlite_check_child_itself(tmp_path):
     assert check() == (0, "")
     (tmp_path / "zzz.sqlite").write_bytes(b"not a database, just bytes" * 200)
     assert check() == (1, "%s: file is not a database" % (tmp_path / "zzz.sqlite"))
+
+
+class _Down(db.MariaDB):
+    """MariaDB as the monitor finds it after it aborted: its unit failed."""
+    def server_status(self, deadline):
+        return ExitCode.ERR_GENERIC, "mariadb.service failed (signal ABRT)"
+
+
+def test_a_server_down_on_a_full_filesystem_is_reported_with_the_full_filesystem_first(runner, clock, tmp_path):
+    from xcatha import ocf
+    server = _Down(unit="mariadb.service", datadir=str(tmp_path), family="debian")
+    runner.expect(_free(server.datadir, 11))
+    code, reason = server.monitor("/etc/xcat/cfgloc", 0, ocf.Deadline(20, clock=clock))
+    assert code == ExitCode.ERR_GENERIC
+    assert reason == ("the filesystem of %s is full (11 MB free): free space there; mariadb.service failed "
+                      "(signal ABRT)" % server.datadir)
+
+
+@pytest.mark.parametrize("free", [64, None])
+def test_a_server_down_with_space_left_or_unknown_keeps_its_own_reason(runner, clock, tmp_path, free):
+    from xcatha import ocf
+    server = _Down(unit="mariadb.service", datadir=str(tmp_path), family="debian")
+    runner.expect(_free(server.datadir, free))
+    assert server.monitor("/etc/xcat/cfgloc", 10, ocf.Deadline(20, clock=clock)) == (
+        ExitCode.ERR_GENERIC, "mariadb.service failed (signal ABRT)")
