@@ -175,6 +175,9 @@ INTERESTING = re.compile(r"error|warning|exit-reason|Result of (start|stop|probe
                          r"active on \d+ nodes|[Mm]ultiple|unexpected")
 
 
+AGENT_LINE = re.compile(r"^\S+\(\S+\)\[\d+\]:\s+(\d{4}/\d\d/\d\d_\d\d:\d\d:\d\d) ")
+
+
 def _log_lines(lab, name, since):
     """(epoch, line) of node `name`'s pacemaker.log from `since` on.  Read through the
     node's root on the host: works while the node is off."""
@@ -189,7 +192,11 @@ def _log_lines(lab, name, since):
         try:
             stamp = datetime.datetime.strptime("%d %s" % (year, line[:19]), "%Y %b %d %H:%M:%S.%f").timestamp()
         except ValueError:
-            continue
+            # an agent's own line: "db(db)[761]:\t2026/12/01_05:37:07 WARNING: ..." (to the second)
+            agent = AGENT_LINE.match(line)
+            if not agent:
+                continue
+            stamp = datetime.datetime.strptime(agent.group(1), "%Y/%m/%d_%H:%M:%S").timestamp()
         if stamp >= since:
             lines.append((stamp, line))
     return lines

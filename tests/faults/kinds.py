@@ -856,17 +856,24 @@ class StorageFault(Fault):
         """Problems found as the window opens."""
         return []
 
+    # None: the window lasts its whole length; else it ends this long after the fault was noticed
+    after_notice = None
+
     def during(self):
         problems, seen = self.before_window(), None
-        end = time.monotonic() + self.window
+        start = time.monotonic()
+        end = start + self.window
         while time.monotonic() < end:
             if seen is None:
                 how = self.noticed()
                 if how:
                     seen = time.time() - self.injected_at
                     self.notes.append("noticed after %.0f s: %s" % (seen, how[:200]))
+                    if self.after_notice is not None:
+                        end = min(end, time.monotonic() + self.after_notice)
             problems += [p for p in self.overdue_actions() if p not in problems]
             time.sleep(3)
+        self.window = time.monotonic() - start   # what the report says: the window it had
         if seen is None:
             problems.append(self.unnoticed % (self.window, NOTICE_BOUND))
         elif seen > NOTICE_BOUND:
@@ -939,8 +946,13 @@ class SharedFull(StorageHang):
     kind = "shared-full"
     how = ("the shared filesystem is filled up (fallocate of every free block, from the host): the database must "
            "refuse writes, a monitor must say the filesystem is full, nothing may be corrupted; the space is freed "
-           "after the window")
+           "30 s after a monitor said so (at the latest when the window ends)")
     window = NOTICE_BOUND + 20
+    # Once a monitor said it: a full filesystem neither hangs nor kills an action (no action can
+    # outlive its timeout as on hung storage), and what remains to prove is the way back when
+    # space is freed (MariaDB's start waits for it).  30 s: a failed monitor's stops and the
+    # start that then waits for space are under way.
+    after_notice = 30
     FULL_WORDS = ("No space left", "is full", "ENOSPC")
     # each engine's refusal: PostgreSQL "could not extend file ...: No space left on device",
     # MariaDB "The table 'fault_rows' is full" (or its error 28), SQLite "database or disk is full"
@@ -951,7 +963,8 @@ class SharedFull(StorageHang):
         """A full filesystem must not have stopped the group: no cleanup."""
 
     def describe(self):
-        return "%d MB taken for %.0f s" % (getattr(self, "cut_result", 0) // 2 ** 20, self.window)
+        return "%d MB taken, freed %d s after a monitor said so (at most %.0f s)" % (
+            getattr(self, "cut_result", 0) // 2 ** 20, self.after_notice, self.window)
 
     unnoticed = "no monitor said that the shared filesystem is full within %.0f s (bound %d s)"
 
@@ -994,12 +1007,16 @@ class SharedFull(StorageHang):
     def noticed(self):
         """A monitor's result with the reason, in either node's pacemaker.log (a degraded result
         is no failure: crm_mon does not list it); or a start's: MariaDB aborts on the full
-        filesystem and db's start, which cannot bring it back, says why in `pcs status`."""
+        filesystem (its unit's exit hook reports that at once, without a reason), and db's start,
+        which cannot bring it back, says in the log that it waits for space, and why in `pcs
+        status` if none comes."""
         for name in self.lab.cfg.node_names:
             for line in cluster.log_lines(self.lab, name, self.injected_at):
                 if (("Result of monitor operation" in line or "Result of start operation" in line)
                         and any(word in line for word in self.FULL_WORDS)):
                     return line.split("Result of ", 1)[1]
+                if line.startswith("db(") and "waiting for space" in line and "is full" in line:
+                    return "db's start: " + line.split("WARNING: ", 1)[-1]
         return None
 
 

@@ -345,3 +345,64 @@ def test_a_parts_report_says_which_part_and_replays_it(tmp_path):
     assert head[0] == "# Fault run, seed 1300, engine sqlite, faults 51 to 100 of 200"
     assert head[2] == ("Replay: `PYTHONPATH=tests python -m faults --count 200 --seed 1300 --engine sqlite "
                        "--part 51-100`")
+
+
+# ---------------------------------------------------------------- shared-full
+class _LogLab:
+    """Just what a fault reads of a pair: two nodes whose pacemaker.log is on the host."""
+    def __init__(self, root):
+        from types import SimpleNamespace
+        self.cfg = SimpleNamespace(node_names=["host1", "host2"])
+        self.roots = {name: root / name for name in self.cfg.node_names}
+        for path in self.roots.values():
+            (path / "var/log/pacemaker").mkdir(parents=True)
+            (path / "var/log/pacemaker/pacemaker.log").write_text("")
+
+    def node(self, name):
+        from types import SimpleNamespace
+        return SimpleNamespace(root=self.roots[name], name=name)
+
+    def log(self, name, *lines):
+        with open(self.roots[name] / "var/log/pacemaker/pacemaker.log", "a") as stream:
+            stream.write("".join(line + "\n" for line in lines))
+
+
+WAITING = ("db(db)[761]:\t2026/12/01_05:37:07 WARNING: mysql did not start (mariadb.service did not start); the "
+           "filesystem of /var/lib/mysql is full (11 MB free): waiting for space until 20 s before the start's timeout")
+
+
+def test_a_full_filesystem_is_noticed_in_the_db_starts_own_line_while_it_waits_for_space(tmp_path):
+    import datetime
+    lab = _LogLab(tmp_path)
+    fault = kinds.SharedFull(lab, "host1", {"kind": "shared-full"})
+    fault.injected_at = datetime.datetime(2026, 12, 1, 5, 37, 0).timestamp()
+    lab.log("host1", "Dec 01 05:37:04.469 host1 pacemaker-controld  [83] (log_executor_event) \tnotice: Result of "
+                     "monitor operation for db on host1: error | CIB update 50",
+            WAITING.replace("2026/12/01_05:37:07", "2026/12/01_05:36:59"))   # before the fault: not it
+    assert fault.noticed() is None
+    lab.log("host1", WAITING)
+    assert fault.noticed() == ("db's start: mysql did not start (mariadb.service did not start); the filesystem "
+                               "of /var/lib/mysql is full (11 MB free): waiting for space until 20 s before the "
+                               "start's timeout")
+
+
+def test_the_full_filesystems_window_ends_once_noticed_and_says_how_long_it_was(tmp_path, monkeypatch):
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(kinds.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(kinds.time, "time", lambda: clock["now"])
+    monkeypatch.setattr(kinds.time, "sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
+    fault = kinds.SharedFull(_LogLab(tmp_path), "host1", {"kind": "shared-full"})
+    fault.injected_at = 1000.0
+    monkeypatch.setattr(fault, "before_window", lambda: [])
+    monkeypatch.setattr(fault, "overdue_actions", lambda: [])
+    monkeypatch.setattr(fault, "noticed", lambda: "db's start: ... is full" if clock["now"] >= 1009 else None)
+    assert fault.during() == []
+    assert 1009 + fault.after_notice <= clock["now"] <= 1009 + fault.after_notice + 3
+    assert fault.window == clock["now"] - 1000.0
+    assert fault.notes == ["noticed after 9 s: db's start: ... is full"]
+    never = kinds.SharedFull(_LogLab(tmp_path / "2"), "host1", {"kind": "shared-full"})
+    never.injected_at = clock["now"]
+    monkeypatch.setattr(never, "before_window", lambda: [])
+    monkeypatch.setattr(never, "overdue_actions", lambda: [])
+    monkeypatch.setattr(never, "noticed", lambda: None)
+    assert never.during() == ["no monitor said that the shared filesystem is full within 192 s (bound 170 s)"]
