@@ -28,6 +28,9 @@ def new_lab(default=False, **settings):
     return frozen.new_lab("xhf", "192.168.75", WORKDIR, **settings)
 
 
+BASELINE_BOUND = 60   # s: every service answers through the VIP once the pair is healthy
+
+
 class Run:
     def __init__(self, lab, seed, count, kind_names=None, bound=BOUND, say=print, engine="postgresql", part=None):
         self.lab = lab
@@ -50,6 +53,7 @@ class Run:
         self.nodes = None
         self.aborted = None
         self.blocked_seen = set()     # (fault number, resource) already reported
+        self.silent = []              # the probes that last gave no answer through the VIP
 
     # ------------------------------------------------------------ the run
     def execute(self):
@@ -85,6 +89,16 @@ class Run:
 
     def prepare(self):
         pair.wait_healthy(self.lab, timeout=HEALTHY_BOUND)
+        # every service answers before the first fault: a probe silent after a fault must be the
+        # fault's doing, not the build's
+        since = time.time()
+        answers = self.first_answers(time.monotonic(), BASELINE_BOUND)
+        self.silent = sorted(name for name, seconds in answers.items() if seconds is None)
+        if self.silent:
+            found = self.diagnostics(since - 120)
+            raise RuntimeError("before any fault, the healthy pair gave no answer through the VIP from %s within "
+                               "%d s\n%s" % (", ".join(self.silent), BASELINE_BOUND,
+                                             "\n".join("## %s\n%s" % item for item in found.items())))
         # SQL every engine takes (PostgreSQL, MariaDB, SQLite); MariaDB's `text` holds 64 KB, and
         # shared-full writes 2 MB (refused for its size, not for the full filesystem, before)
         kind = "longtext" if pair.engine_of(self.lab) == "mysql" else "text"
@@ -155,6 +169,7 @@ class Run:
         every service answers; (None, None, why) when the bound passes first."""
         deadline = clock + bound
         why = "the cluster did not react"
+        self.silent = []
         while time.monotonic() < deadline:
             root = cluster.status(self.lab, fault.view())
             self.check_blocked(root, number)
@@ -166,6 +181,7 @@ class Run:
             else:
                 answers = self.first_answers(clock, deadline - time.monotonic())
                 silent = sorted(name for name, seconds in answers.items() if seconds is None)
+                self.silent = silent
                 if silent:
                     why = "no answer through the VIP from %s" % ", ".join(silent)
                     continue
@@ -334,10 +350,24 @@ class Run:
         except (LabError, RuntimeError) as error:
             return str(error)
 
+    # the units behind a probe, in the journal excerpts of a run whose probe stayed silent
+    PROBED_UNITS = {"dhcp": ("isc-dhcp-server", "kea-dhcp4-server"), "dns": ("named",), "xcatd": ("xcatd",),
+                    "xcat": ("xcatd",), "http": ("apache2",), "tftp": ("xcatd", "tftpd-hpa"),
+                    "console": ("conserver-server",), "sql": ("mariadb", "postgresql@15-main")}
+
     def diagnostics(self, since):
         found = {"crm_mon": self.status_text()}
         for name in self.lab.cfg.node_names:
             found["pacemaker.log of %s" % name] = "\n".join(cluster.log_excerpt(self.lab, name, since))
+        units = sorted({unit for probe in self.silent for unit in self.PROBED_UNITS.get(probe, ())})
+        if "dhcp" in self.silent:
+            found["the DHCP offer cn1's MAC gets now"] = repr(pair.dhcp_offer(self.lab))
+        for name in self.lab.cfg.node_names if units else ():
+            node = self.lab.node(name)
+            if node.running:
+                argv = ["journalctl", "-q", "--no-pager", "-o", "short-precise", "--since", "@%d" % int(since)]
+                said = node.exec(argv + ["-u%s" % unit for unit in units], timeout=30).stdout
+                found["journal of %s on %s" % (", ".join(units), name)] = "\n".join(said.splitlines()[-80:])
         return found
 
     def summary(self):
