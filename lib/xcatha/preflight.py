@@ -158,12 +158,14 @@ def _versions(engine):
     return versions
 
 
-def _fence_devices(cib_xml):
+# what Pacemaker (crm_is_true's counterpart) and fence-agents take for "no"
+FALSE_WORDS = ("false", "0", "no", "off", "n")
+
+
+def _fence_devices(cib):
     """{node: [fence device ids]} from the CIB's stonith primitives and their pcmk_host_list."""
-    import xml.etree.ElementTree as ET
     devices = {}
-    root = ET.fromstring(cib_xml)  # noqa: S314 - our own cluster's CIB
-    for primitive in root.iter("primitive"):
+    for primitive in cib.iter("primitive"):
         if primitive.get("class") != "stonith":
             continue
         for nvpair in primitive.iter("nvpair"):
@@ -173,17 +175,16 @@ def _fence_devices(cib_xml):
     return devices
 
 
-def _endless_power_on_waits(cib_xml):
+def _endless_power_on_waits(cib):
     """Fence devices whose agent, run by Pacemaker, waits for a rebooted box to power on with no
     limit of its own (fence-agents' disable_timeout, true under pacemaker-fenced): a box whose
     board died never does, its reboot times out, and the peer never takes over."""
-    import xml.etree.ElementTree as ET
     findings, has_option = [], {}
-    for primitive in ET.fromstring(cib_xml).iter("primitive"):  # noqa: S314 - our own cluster's CIB
+    for primitive in cib.iter("primitive"):
         if primitive.get("class") != "stonith":
             continue
         values = {nvpair.get("name"): nvpair.get("value", "") for nvpair in primitive.iter("nvpair")}
-        if values.get("disable_timeout", "").lower() in ("0", "false", "no", "off"):
+        if values.get("disable_timeout", "").lower() in FALSE_WORDS:
             continue
         agent = primitive.get("type")
         if agent not in has_option:
@@ -234,10 +235,12 @@ def _cluster_checks(me, peer, config):
     # fencing configured and tested
     enabled = run.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query",
                        "--quiet"], timeout=30, quiet=True).stdout.strip()
-    if enabled in ("false", "0", "no", "off"):
+    if enabled.lower() in FALSE_WORDS:
         findings.append(Finding(FAIL, "stonith-enabled is false: a failover could run the MN twice",
                                 "pcs property set stonith-enabled=true (with fence devices)"))
-    devices = _fence_devices(cib.stdout)
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(cib.stdout)  # noqa: S314 - our own cluster's CIB
+    devices = _fence_devices(root)
     for node in (me, peer):
         mine = devices.get(node.name, [])
         if not mine:
@@ -257,7 +260,7 @@ def _cluster_checks(me, peer, config):
             findings.append(Finding(WARN, "fencing of %s is configured (%s) but never tested" % (
                 node.name, " ".join(running)), "pcs stonith fence %s (reboots it) during a maintenance window"
                 % node.name))
-    findings += _endless_power_on_waits(cib.stdout)
+    findings += _endless_power_on_waits(root)
     two_node = run.run(["corosync-cmapctl", "-g", "quorum.two_node"], timeout=30, quiet=True)
     if two_node.ok and two_node.stdout.strip().endswith("= 1"):
         findings.append(Finding(OK, "corosync two_node is set"))

@@ -30,14 +30,15 @@ def host1(tmp_path, monkeypatch):
     return pair_config(tmp_path)
 
 
-def test_check_writes_nothing(runner, host1):
+@pytest.mark.parametrize("stonith", ["true", "False", "n"])   # Pacemaker's words for no, in any case
+def test_check_writes_nothing(runner, host1, stonith):
     shared = host1.get("shared", "dir")
     runner.expect(
         ip_addr(),
         Call(["systemctl", "is-enabled", "xcatd.service"], rc=1, stdout="disabled\n"),
         Call(["systemctl", "is-enabled", "xcatha-boot-cleanup.service"], stdout="enabled\n"),
         Call(["cibadmin", "--query"], stdout=fixture("cib.xml")),
-        Call(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", *QUIET], stdout="true\n"),
+        Call(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", *QUIET], stdout=stonith + "\n"),
         Call(["crm_resource", "--locate", "--resource", "fence-host1"],
              stdout="resource fence-host1 is running on: host2\n"),
         Call(["stonith_admin", "--history", "host1"], stdout=""),
@@ -56,6 +57,8 @@ def test_check_writes_nothing(runner, host1):
     assert findings["host2 has recorded no versions in the shared data"] == preflight.WARN
     assert findings["fencing of host1 is configured (fence-host1) but never tested"] == preflight.WARN
     assert findings["host2 can be fenced (fence-host2) and has been, successfully"] == preflight.OK
+    assert findings.get("stonith-enabled is false: a failover could run the MN twice") == (
+        None if stonith == "true" else preflight.FAIL)
     for node in ("host1", "host2"):
         assert findings["fence-%s (fence_ipmilan) waits for a rebooted %s to power on with no limit: if its board "
                         "dies, its fencing never completes and the peer never takes over" % (node, node)] == \
@@ -75,7 +78,8 @@ def test_a_fence_device_that_stops_waiting_for_power_on_is_no_finding(runner):
     assert 'name="disable_timeout" value="false"' in cib and 'type="fence_kdump"' in cib
     runner.expect(Call(["crm_resource", "--show-metadata", "stonith:fence_kdump"],
                        stdout=fixture("crm_resource-metadata-fence_kdump.xml")))
-    assert preflight._endless_power_on_waits(cib) == []
+    import xml.etree.ElementTree as ET
+    assert preflight._endless_power_on_waits(ET.fromstring(cib)) == []
 
 
 def test_check_recommends_the_step_that_leaves_the_mn_running(runner, host1):
