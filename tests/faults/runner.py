@@ -190,6 +190,13 @@ class Run:
                     continue
                 return round(max(answers.values()), 1), where, None
             time.sleep(0.5)
+        if why.startswith("the cluster did not react"):
+            # as the fault expects; a fencing instead (a stop that failed) is the cause to read first
+            reasons = cluster.fence_reasons(self.lab, fault.injected_at)
+            fenced = ["%s fenced (%s)" % (node, reasons.get(node, "no reason logged"))
+                      for node in sorted(cluster.fenced_since(self.lab, fault.injected_at))]
+            if fenced:
+                why += " as expected; instead " + ", ".join(fenced)
         return None, None, why
 
     def first_answers(self, since, timeout):

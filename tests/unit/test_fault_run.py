@@ -406,3 +406,24 @@ def test_the_full_filesystems_window_ends_once_noticed_and_says_how_long_it_was(
     monkeypatch.setattr(never, "overdue_actions", lambda: [])
     monkeypatch.setattr(never, "noticed", lambda: None)
     assert never.during() == ["no monitor said that the shared filesystem is full within 192 s (bound 170 s)"]
+
+
+@pytest.mark.parametrize("fenced,why", [
+    (set(), "the cluster did not react to the fault"),
+    ({"host1"}, "the cluster did not react to the fault as expected; instead host1 fenced (db failed to stop)")])
+def test_a_fault_the_cluster_answered_with_a_fencing_says_so(monkeypatch, tmp_path, fenced, why):
+    """vip-removed whose restart failed to stop a member: host1 was fenced, the VIP's fail count
+    never rose (make test's run at 2daf425 said only "did not react")."""
+    from faults import cluster, runner
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(runner.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(runner.time, "sleep", lambda seconds: clock.__setitem__("now", clock["now"] + seconds))
+    monkeypatch.setattr(cluster, "status", lambda lab, via=None: "root")
+    monkeypatch.setattr(cluster, "group_on", lambda root: "host2")
+    monkeypatch.setattr(cluster, "blocked", lambda root: [])
+    monkeypatch.setattr(cluster, "fenced_since", lambda lab, since: fenced)
+    monkeypatch.setattr(cluster, "fence_reasons", lambda lab, since: {"host1": "db failed to stop"})
+    fault = kinds.VipRemoved(_LogLab(tmp_path), "host1", {"kind": "vip-removed"})
+    monkeypatch.setattr(fault, "reacted", lambda root: False)
+    assert Run(fault.lab, 1, 1).wait_recovered(fault, 1000.0, 120, 1) == (None, None, why)
+
