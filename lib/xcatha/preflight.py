@@ -11,6 +11,7 @@ import socket
 
 from xcatha import activation, backup, cluster_config, db, run, shared_data, units, xcat_tables
 from xcatha.log import log
+from xcatha.ocf import Boolean
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -158,10 +159,6 @@ def _versions(engine):
     return versions
 
 
-# what Pacemaker (crm_is_true's counterpart) and fence-agents take for "no"
-FALSE_WORDS = ("false", "0", "no", "off", "n")
-
-
 def _fence_devices(cib):
     """{node: [fence device ids]} from the CIB's stonith primitives and their pcmk_host_list."""
     devices = {}
@@ -184,7 +181,7 @@ def _endless_power_on_waits(cib):
         if primitive.get("class") != "stonith":
             continue
         values = {nvpair.get("name"): nvpair.get("value", "") for nvpair in primitive.iter("nvpair")}
-        if values.get("disable_timeout", "").lower() in FALSE_WORDS:
+        if values.get("disable_timeout", "").strip().lower() in Boolean.FALSE:
             continue
         agent = primitive.get("type")
         if agent not in has_option:
@@ -235,7 +232,7 @@ def _cluster_checks(me, peer, config):
     # fencing configured and tested
     enabled = run.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled", "--query",
                        "--quiet"], timeout=30, quiet=True).stdout.strip()
-    if enabled.lower() in FALSE_WORDS:
+    if enabled.lower() in Boolean.FALSE:   # Pacemaker's words for no, in any case
         findings.append(Finding(FAIL, "stonith-enabled is false: a failover could run the MN twice",
                                 "pcs property set stonith-enabled=true (with fence devices)"))
     import xml.etree.ElementTree as ET
